@@ -1,0 +1,51 @@
+# ovirt-node installer toolkit.
+# The two commands a newcomer needs are `make demo` and `make check`; both
+# install what they need (Debian packages, the .venv) first, and are idempotent.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+OUT := out
+
+# Debian packages the engine, its tests and the VM harness use.
+APT_PACKAGES := \
+	lvm2 thin-provisioning-tools kpartx dmsetup squashfs-tools e2fsprogs xfsprogs \
+	dosfstools mtools parted gdisk rsync acl attr cpio zstd xz-utils kmod udev \
+	qemu-system-x86 linux-image-amd64 busybox-static initramfs-tools \
+	dbus python3-gi python3-blockdev gir1.2-blockdev-2.0 libblockdev-utils2 \
+	libblockdev-lvm2 libblockdev-fs2 libblockdev-part2 libblockdev-swap2 \
+	libblockdev-loop2 libblockdev-mdraid2 libblockdev-crypto2 libblockdev-dm2 \
+	libblockdev-mpath2 libblockdev-btrfs2 libblockdev-nvdimm2 \
+	python3-bytesize python3-parted python3-pyudev python3-venv \
+	xorriso isolinux syslinux-common syslinux-utils grub-efi-amd64-bin \
+	grub-pc-bin ovmf isomd5sum rpm gettext xvfb xauth gir1.2-gtk-3.0 tmux
+
+.PHONY: deps apt venv check demo bench clean
+
+deps: apt venv
+
+# Installs only the packages that are missing, so a second run is instant.
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The venv sees Debian's gi/blockdev/parted bindings; blivet 3.7 is the last
+# release that speaks libblockdev 2.x, which Debian 12 ships.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q 'blivet==3.7.*' -e '.[test]'
+	touch $@
+
+check: deps
+	$(PY) -m pytest -q -ra
+
+clean:
+	rm -rf $(OUT) build *.egg-info

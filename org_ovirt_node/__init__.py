@@ -1,0 +1,3 @@
+"""oVirt Node installer toolkit: engine, CLI and Anaconda add-on."""
+
+__version__ = "0.1.0"

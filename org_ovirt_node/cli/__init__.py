@@ -1,0 +1,1 @@
+"""The `ovirt-node` command: one thin door per subcommand onto the engine."""

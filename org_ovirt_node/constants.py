@@ -1,0 +1,63 @@
+"""Names and numbers shared with oVirt Node NG, imgbased and Anaconda.
+
+These are the compatibility surface (see shared/reference/node-ng.md): LV tags
+that `lvs @imgbased:base` finds, default VG/pool names, the NIST volume sizes
+and the kernel arguments a layer boots with. Change them only with the
+reference.
+"""
+
+from org_ovirt_node.sizes import GiB, MiB
+
+DEFAULT_VG = "onn"
+DEFAULT_POOL = "pool00"
+
+# LV/VG tags imgbased uses to find its parts without fixed names.
+TAG_VG = "imgbased:vg"
+TAG_POOL = "imgbased:pool"
+TAG_INIT = "imgbased:init"
+TAG_BASE = "imgbased:base"
+TAG_LAYER = "imgbased:layer"
+TAG_VOLUME = "imgbased:volume"
+
+# Where an image records its NVR, as the reference build does.
+NVR_PATH_IN_IMAGE = "usr/share/imgbase/build/meta/nvr"
+ROOTFS_IN_IMAGE = "LiveOS/rootfs.img"
+
+# Separate thin volumes: mount point -> default virtual size.
+NIST_VOLUMES = {
+    "/var": 5 * GiB,
+    "/var/log": 8 * GiB,
+    "/var/log/audit": 2 * GiB,
+    "/var/tmp": 10 * GiB,
+    "/var/crash": 10 * GiB,
+    "/home": 1 * GiB,
+    "/tmp": 1 * GiB,
+}
+MINIMAL_VOLUMES = {"/var": 5 * GiB}
+VOLUME_PROFILES = {"nist": NIST_VOLUMES, "minimal": MINIMAL_VOLUMES}
+DEFAULT_PROFILE = "nist"
+
+MIN_ROOT_SIZE = 6 * GiB
+MIN_BOOT_SIZE = 1 * GiB
+BOOT_SIZE = 1 * GiB
+EFI_SIZE = 600 * MiB
+BIOSBOOT_SIZE = 1 * MiB
+POOL_METADATA_SIZE = 1 * GiB
+
+# The LVM profile the thin pool carries so it grows before it fills.
+THIN_PROFILE_NAME = "imgbased-pool"
+THIN_PROFILE = {
+    "thin_pool_autoextend_threshold": 70,
+    "thin_pool_autoextend_percent": 20,
+}
+
+
+def volume_lv_name(mount_point):
+    """The LV name of a separate volume: /var/log/audit -> var_log_audit."""
+    return mount_point.strip("/").replace("/", "_")
+
+
+def layer_kernel_args(vg, layer):
+    """The kernel arguments that boot LAYER of VG, before the image's own."""
+    return [f"root=/dev/{vg}/{layer}", f"rd.lvm.lv={vg}/{layer}",
+            "rootflags=discard", f"img.bootid={layer}"]

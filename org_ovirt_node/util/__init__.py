@@ -1,0 +1,1 @@
+"""Single-job helpers the engine's steps share."""
