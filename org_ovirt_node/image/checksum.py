@@ -1,0 +1,69 @@
+"""The `IMAGE.sha256` file beside an image, in `sha256sum` format.
+
+`sha256sum -c IMAGE.sha256` works on it, and Anaconda's `liveimg --checksum`
+takes the same hex digest, so one file serves people and kickstarts.
+"""
+
+import hashlib
+import os
+import re
+
+from org_ovirt_node.errors import NodeError
+
+CHUNK = 4 << 20
+_LINE = re.compile(r"^([0-9a-fA-F]{64})\s+\*?(.+)$")
+
+
+def checksum_path(image):
+    """Where the checksum of IMAGE lives: IMAGE.sha256."""
+    return f"{image}.sha256"
+
+
+def sha256_file(path, reporter=None, step="checksum"):
+    """Return the hex SHA-256 of PATH, reporting bytes done to REPORTER."""
+    total = os.path.getsize(path)
+    digest = hashlib.sha256()
+    done = 0
+    with open(path, "rb") as stream:
+        while True:
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+            done += len(chunk)
+            if reporter:
+                reporter.progress(step, done, total)
+    if reporter and total == 0:
+        reporter.progress(step, 0, 0)
+    return digest.hexdigest()
+
+
+def write_checksum(image, hexdigest):
+    """Write IMAGE.sha256 as `sha256sum` does: "HEX  basename"."""
+    path = checksum_path(image)
+    with open(path, "w", encoding="ascii") as stream:
+        stream.write(f"{hexdigest}  {os.path.basename(image)}\n")
+    return path
+
+
+def read_checksum(image):
+    """Return the hex digest recorded in IMAGE.sha256, or None if there is none.
+
+    A file that is there but does not hold a digest for IMAGE is an error:
+    silently ignoring it would hide a mix-up of images.
+    """
+    path = checksum_path(image)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            lines = [line.strip() for line in stream if line.strip()]
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise NodeError(f"cannot read {path}: {error.strerror}") from None
+    name = os.path.basename(image)
+    for line in lines:
+        match = _LINE.match(line)
+        if match and os.path.basename(match.group(2)) == name:
+            return match.group(1).lower()
+    raise NodeError(f"{path} holds no SHA-256 line for '{name}' "
+                    "(expected 'HEX  NAME' as sha256sum writes it)")

@@ -1,0 +1,102 @@
+"""Read-only loop mounts of node images and of the rootfs.img inside them.
+
+`mounted_image(path)` is the one way the engine looks into an image: it mounts
+the squashfs read-only, says which layout it found, and always unmounts, even
+when the body raises. `mounted_rootfs(img)` does the same for an ext4 image
+(`noload`, so not even a journal replay writes to it).
+"""
+
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Optional
+
+from org_ovirt_node.constants import ROOTFS_IN_IMAGE
+from org_ovirt_node.errors import NodeError
+from org_ovirt_node.image.squashfs import read_superblock
+from org_ovirt_node.util.run import run
+
+# What makes the top of a squashfs a root tree rather than arbitrary files.
+TREE_MARKERS = ("usr", "etc")
+
+
+@dataclass
+class MountedImage:
+    """An image mounted at MOUNTPOINT; exactly one of ROOTFS_IMG and TREE is set."""
+
+    mountpoint: str
+    rootfs_img: Optional[str]
+    tree: Optional[str]
+
+    @property
+    def layout(self):
+        """"rootfs.img" or "tree", as ImageInfo.layout says."""
+        return "rootfs.img" if self.rootfs_img else "tree"
+
+
+@contextmanager
+def loop_mount(source, fstype, options="ro", what=None):
+    """Mount file SOURCE read-only on a fresh temporary directory; yield its path."""
+    mountpoint = tempfile.mkdtemp(prefix="ovirt-node-mnt-")
+    try:
+        result = run(["mount", "-t", fstype, "-o", f"loop,{options}", source, mountpoint],
+                     check=False)
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            hint = detail[-1] if detail else f"exit status {result.returncode}"
+            raise NodeError(f"{what or source}: cannot mount the {fstype} "
+                            f"(corrupt image?): {hint}")
+        try:
+            yield mountpoint
+        finally:
+            _unmount(mountpoint)
+    finally:
+        try:
+            os.rmdir(mountpoint)
+        except OSError:
+            pass
+
+
+def _unmount(mountpoint):
+    """Unmount MOUNTPOINT; fall back to a lazy unmount if something holds it."""
+    if run(["umount", mountpoint], check=False).returncode != 0:
+        run(["umount", "-l", mountpoint], check=False)
+
+
+@contextmanager
+def mounted_image(path):
+    """Mount node image PATH read-only; yield a MountedImage.
+
+    Raises NodeError if PATH is not a squashfs, is truncated, or holds neither
+    LiveOS/rootfs.img nor a root tree.
+    """
+    path = os.fspath(path)
+    read_superblock(path)
+    with loop_mount(path, "squashfs", "ro", what=path) as mountpoint:
+        rootfs = os.path.join(mountpoint, ROOTFS_IN_IMAGE)
+        if os.path.isfile(rootfs):
+            yield MountedImage(mountpoint, rootfs, None)
+        elif all(os.path.isdir(os.path.join(mountpoint, name)) for name in TREE_MARKERS):
+            yield MountedImage(mountpoint, None, mountpoint)
+        else:
+            raise NodeError(f"{path}: holds no {ROOTFS_IN_IMAGE} and is not a root "
+                            f"tree either (no /usr and /etc at its top)")
+
+
+@contextmanager
+def mounted_rootfs(rootfs_img, what=None):
+    """Mount ext4 image ROOTFS_IMG read-only (no journal replay); yield its path."""
+    with loop_mount(rootfs_img, "ext4", "ro,noload", what=what) as mountpoint:
+        yield mountpoint
+
+
+@contextmanager
+def mounted_root(path):
+    """Mount node image PATH and yield (MountedImage, root tree path), any layout."""
+    with mounted_image(path) as image:
+        if image.tree:
+            yield image, image.tree
+        else:
+            with mounted_rootfs(image.rootfs_img, what=f"{path}:{ROOTFS_IN_IMAGE}") as root:
+                yield image, root
