@@ -43,10 +43,8 @@ def loop_mount(source, fstype, options="ro", what=None):
         result = run(["mount", "-t", fstype, "-o", f"loop,{options}", source, mountpoint],
                      check=False)
         if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            hint = detail[-1] if detail else f"exit status {result.returncode}"
             raise NodeError(f"{what or source}: cannot mount the {fstype} "
-                            f"(corrupt image?): {hint}")
+                            f"(corrupt image?): {_mount_reason(result, mountpoint)}")
         try:
             yield mountpoint
         finally:
@@ -56,6 +54,16 @@ def loop_mount(source, fstype, options="ro", what=None):
             os.rmdir(mountpoint)
         except OSError:
             pass
+
+
+def _mount_reason(result, mountpoint):
+    """The useful part of mount's complaint: no dmesg hint, no temporary path."""
+    lines = [line.strip() for line in (result.stderr or result.stdout or "").splitlines()
+             if line.strip() and "dmesg" not in line]
+    if not lines:
+        return f"exit status {result.returncode}"
+    reason = lines[0].replace(f"mount: {mountpoint}: ", "")
+    return reason.split(", missing codepage")[0]
 
 
 def _unmount(mountpoint):
