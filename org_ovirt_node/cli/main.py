@@ -15,6 +15,7 @@ from org_ovirt_node.errors import NodeError
 SUBCOMMAND_MODULES = [
     "org_ovirt_node.cli.image",
     "org_ovirt_node.cli.install",
+    "org_ovirt_node.cli.iso",
     "org_ovirt_node.cli.status",
 ]
 
