@@ -1,0 +1,49 @@
+"""`ovirt-node status`: the installed layout, found by its LVM tags."""
+
+from org_ovirt_node.cli.output import emit_result
+from org_ovirt_node.sizes import format_size
+from org_ovirt_node.status import read_status
+
+
+def register(subparsers):
+    """Add the status subcommand."""
+    parser = subparsers.add_parser("status", help="show the installed node layout")
+    parser.add_argument("--vg", help="volume group (default: the one tagged imgbased:vg)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run_status)
+
+
+def _pct(value):
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def render_status(status):
+    """Human text of a read_status() dict."""
+    pool = status["pool"] or {}
+    lines = [f"Volume group {status['vg']['name']}: {format_size(status['vg']['size'])}, "
+             f"{format_size(status['vg']['free'])} free"]
+    if pool:
+        lines.append(f"Thin pool {pool['name']}: {format_size(pool['size'])}, data "
+                     f"{_pct(pool['data_percent'])} used, metadata "
+                     f"{_pct(pool['metadata_percent'])} used")
+    for base in status["bases"]:
+        flags = ", ".join(flag for flag, on in (("read-only", base["read_only"]),
+                                                ("activation skip", base["activation_skip"]))
+                          if on)
+        lines.append(f"Base   {base['name']} ({format_size(base['size'])}; {flags})")
+    for layer in status["layers"]:
+        marks = [mark for mark, on in (("boot default", layer["default"]),
+                                       ("running", layer["running"])) if on]
+        lines.append(f"Layer  {layer['name']} <- {layer['origin']}"
+                     f"{' [' + ', '.join(marks) + ']' if marks else ''}")
+    for volume in status["volumes"]:
+        lines.append(f"Volume {volume['path']}: {format_size(volume['size'])}, "
+                     f"{_pct(volume['data_percent'])} of it allocated")
+    return "\n".join(lines)
+
+
+def run_status(args):
+    """Run `ovirt-node status`."""
+    status = read_status(args.vg)
+    emit_result(args, status, render_status(status))
+    return 0

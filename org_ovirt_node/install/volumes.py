@@ -1,0 +1,45 @@
+"""Move the layer's content for each separate volume onto that volume.
+
+After this step /var, /var/log, ... live on their own thin LVs and the layer
+keeps only the empty mount point directories (with their owner and mode).
+Nested volumes are handled by excluding a child's content from its parent.
+"""
+
+import os
+
+from org_ovirt_node.util.mounts import mounted
+from org_ovirt_node.util.run import run
+
+
+def nested_children(mount_point, all_mount_points):
+    """Mount points strictly below MOUNT_POINT, relative to it."""
+    prefix = mount_point.rstrip("/") + "/"
+    return sorted(other[len(prefix):] for other in all_mount_points if other.startswith(prefix))
+
+
+def seed_volume(root, mount_point, device, all_mount_points):
+    """Copy ROOT<mount_point> onto DEVICE (a fresh filesystem), then empty the source."""
+    source = os.path.join(root, mount_point.lstrip("/"))
+    os.makedirs(source, exist_ok=True)
+    excludes = [f"--exclude=/{child}/*" for child in nested_children(mount_point,
+                                                                      all_mount_points)]
+    with mounted(device) as target:
+        run(["rsync", "-aHAXS", "--numeric-ids", *excludes, f"{source}/", f"{target}/"])
+    keep = {os.path.join(source, child) for child in nested_children(mount_point,
+                                                                      all_mount_points)}
+    _empty_directory(source, keep)
+
+
+def _empty_directory(path, keep):
+    """Remove PATH's content except the absolute paths in KEEP, which stay whole."""
+    for name in os.listdir(path):
+        full = os.path.join(path, name)
+        if full in keep:
+            continue
+        inner = {item for item in keep if item.startswith(full + "/")}
+        if inner and os.path.isdir(full) and not os.path.islink(full):
+            _empty_directory(full, inner)
+        elif os.path.isdir(full) and not os.path.islink(full):
+            run(["rm", "-rf", "--one-file-system", full])
+        else:
+            os.unlink(full)

@@ -1,0 +1,40 @@
+"""fstab rendering: our entries replace the image's for the same mount points.
+
+Lines of the image's fstab for other mount points (tmpfs, bind mounts) are
+kept as they were, so an image can still carry its own.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FstabEntry:
+    """One fstab line."""
+
+    spec: str
+    mountpoint: str
+    fstype: str
+    options: str = "defaults"
+    dump: int = 0
+    passno: int = 0
+
+    def render(self):
+        """The entry as an fstab line."""
+        return (f"{self.spec} {self.mountpoint} {self.fstype} {self.options} "
+                f"{self.dump} {self.passno}")
+
+
+def merge_fstab(existing_text, entries):
+    """Return fstab text: ENTRIES, plus lines of EXISTING_TEXT for other mount points."""
+    ours = {entry.mountpoint for entry in entries}
+    kept = []
+    for line in existing_text.splitlines():
+        fields = line.split()
+        if fields and not fields[0].startswith("#") and len(fields) >= 2 and fields[1] in ours:
+            continue
+        kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    header = ["# Written by ovirt-node install; thin volumes are mounted with discard."]
+    body = [entry.render() for entry in entries]
+    return "\n".join(header + body + ([""] + kept if kept else [])) + "\n"

@@ -1,0 +1,52 @@
+"""The block-wise sparse copy of a root filesystem image."""
+
+import os
+
+import pytest
+
+from org_ovirt_node.errors import NodeError
+from org_ovirt_node.install.deploy import block_size_for, stream_sparse
+from org_ovirt_node.progress import RecordingReporter
+from org_ovirt_node.sizes import KiB, MiB
+
+
+def make_source(path, layout):
+    """Write a file of (offset, bytes) pieces with zeros between them."""
+    with open(path, "wb") as handle:
+        handle.truncate(8 * MiB)
+        for offset, data in layout:
+            handle.seek(offset)
+            handle.write(data)
+
+
+def test_copies_content_and_keeps_target_sparse(tmp_path):
+    source, target = tmp_path / "rootfs.img", tmp_path / "lv"
+    make_source(source, [(0, b"superblock"), (3 * MiB + 5, os.urandom(1000)),
+                         (8 * MiB - 4, b"tail")])
+    with open(target, "wb") as handle:
+        handle.truncate(16 * MiB)
+    reporter = RecordingReporter()
+    written = stream_sparse(str(source), str(target), reporter, block=1 * MiB)
+    assert written == 3 * MiB                       # three non-zero blocks of 1 MiB
+    with open(source, "rb") as src, open(target, "rb") as dst:
+        assert dst.read(8 * MiB) == src.read()
+    assert os.stat(target).st_blocks * 512 <= 3 * MiB + 64 * KiB
+    progress = [event for event in reporter.events if event[0] == "progress"]
+    assert progress[-1][2:] == (8 * MiB, 8 * MiB)
+
+
+def test_target_too_small_is_refused(tmp_path):
+    source, target = tmp_path / "rootfs.img", tmp_path / "lv"
+    make_source(source, [(0, b"x")])
+    with open(target, "wb") as handle:
+        handle.truncate(1 * MiB)
+    with pytest.raises(NodeError, match="smaller than"):
+        stream_sparse(str(source), str(target), RecordingReporter())
+    assert os.path.getsize(target) == 1 * MiB
+    assert os.stat(target).st_blocks == 0
+
+
+@pytest.mark.parametrize("chunk,block", [(0, MiB), (64 * KiB, MiB), (2 * MiB, 2 * MiB),
+                                         (192 * KiB, 192 * KiB)])
+def test_block_is_a_multiple_of_the_pool_chunk(chunk, block):
+    assert block_size_for(chunk) == block
