@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = [
     "org_ovirt_node.cli.install",
     "org_ovirt_node.cli.iso",
     "org_ovirt_node.cli.status",
+    "org_ovirt_node.cli.ks",
 ]
 
 EXIT_ERROR = 1
