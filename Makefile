@@ -47,5 +47,13 @@ $(VENV)/.installed: pyproject.toml
 check: deps
 	$(PY) -m pytest -q -ra
 
+# The demo node image (a bootable busybox root with Debian's kernel), built by
+# the recipe in squashfs-build/demo/ only when it is missing.
+.PHONY: demo-image
+demo-image: $(OUT)/demo/demo.squashfs
+
+$(OUT)/demo/demo.squashfs: | deps
+	PYTHON=$(PY) squashfs-build/demo/build.sh $(OUT)/demo
+
 clean:
 	rm -rf $(OUT) build *.egg-info
