@@ -82,11 +82,16 @@ class Host:
         return self.mac.replace(":", "-")
 
 
+def parse_yaml(stream):
+    """Load YAML text or a stream the way inventories are read (MACs stay strings)."""
+    return yaml.load(stream, Loader=_Loader)  # nosec: a safe loader
+
+
 def load_inventory(path):
     """Read and check the inventory at PATH; return its hosts in order."""
     try:
         with open(path, encoding="utf-8") as stream:
-            document = yaml.load(stream, Loader=_Loader)  # nosec: a safe loader
+            document = parse_yaml(stream)
     except OSError as error:
         raise NodeError(f"cannot read inventory {path}: {error.strerror}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
