@@ -19,6 +19,7 @@ import re
 import shlex
 
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.ks.render import output_errors
 
 # Kernel arguments are kept to characters all three boot loaders pass through
 # unquoted, so one argument list means the same everywhere.
@@ -105,8 +106,6 @@ IPXE_ENTRY = ("#!ipxe\n"
 def write_pxe(hosts, out_dir, kernel_url, initrd_url, ks_url, stage2_url="",
               repo_url="", extra=()):
     """Write the three boot configs for every host; return the paths written."""
-    os.makedirs(os.path.join(out_dir, "pxelinux.cfg"), exist_ok=True)
-    os.makedirs(os.path.join(out_dir, "ipxe"), exist_ok=True)
     written = []
 
     def write(relative, text):
@@ -115,11 +114,14 @@ def write_pxe(hosts, out_dir, kernel_url, initrd_url, ks_url, stage2_url="",
             stream.write(text)
         written.append(path)
 
-    for host in hosts:
-        args = kernel_args(host, ks_url, stage2_url, repo_url, extra)
-        mac = host.mac_dashed
-        write(f"pxelinux.cfg/01-{mac}", pxelinux_config(host, kernel_url, initrd_url, args))
-        write(f"grub.cfg-01-{mac}", grub_config(host, kernel_url, initrd_url, args))
-        write(f"ipxe/{mac}.ipxe", ipxe_script(host, kernel_url, initrd_url, args))
-    write("boot.ipxe", IPXE_ENTRY)
+    with output_errors(out_dir):
+        os.makedirs(os.path.join(out_dir, "pxelinux.cfg"), exist_ok=True)
+        os.makedirs(os.path.join(out_dir, "ipxe"), exist_ok=True)
+        for host in hosts:
+            args = kernel_args(host, ks_url, stage2_url, repo_url, extra)
+            mac = host.mac_dashed
+            write(f"pxelinux.cfg/01-{mac}", pxelinux_config(host, kernel_url, initrd_url, args))
+            write(f"grub.cfg-01-{mac}", grub_config(host, kernel_url, initrd_url, args))
+            write(f"ipxe/{mac}.ipxe", ipxe_script(host, kernel_url, initrd_url, args))
+        write("boot.ipxe", IPXE_ENTRY)
     return written

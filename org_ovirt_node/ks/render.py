@@ -10,6 +10,7 @@ that URL itself), so no template spells the section by hand.
 import os
 import shlex
 import traceback
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -110,12 +111,22 @@ def render_template(name_or_path, context):
 def render_inventory(name_or_path, hosts, out_dir):
     """Write OUT_DIR/<hostname>.ks for every host; return the paths written."""
     template = load_template(name_or_path)
-    os.makedirs(out_dir, exist_ok=True)
     written = []
-    for host in hosts:
-        text = render(template, {"host": host, "node_section": host.node})
-        path = os.path.join(out_dir, f"{host.hostname}.ks")
-        with open(path, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        written.append(path)
+    with output_errors(out_dir):
+        os.makedirs(out_dir, exist_ok=True)
+        for host in hosts:
+            text = render(template, {"host": host, "node_section": host.node})
+            path = os.path.join(out_dir, f"{host.hostname}.ks")
+            with open(path, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            written.append(path)
     return written
+
+
+@contextmanager
+def output_errors(out_dir):
+    """Turn a failure to write into OUT_DIR into one NodeError line."""
+    try:
+        yield
+    except OSError as error:
+        raise NodeError(f"cannot write {error.filename or out_dir}: {error.strerror}") from None

@@ -29,6 +29,7 @@ from pykickstart.version import RHEL9
 
 from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.install.options import check_lvm_name
 from org_ovirt_node.ks.url import check_checksum, parse_image_url
 from org_ovirt_node.sizes import MiB, format_size_exact, parse_size
 
@@ -38,13 +39,11 @@ FSTYPES = ("ext4", "xfs")
 DEFAULT_FSTYPE = "ext4"
 DEFAULT_KEEP = 2
 MIN_VOLUME_SIZE = 512 * MiB
-LVM_NAME_MAX = 64
 # Mount points that live inside the image (or are virtual) and so cannot be
 # separate volumes.
 IMAGE_TREES = ("/boot", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64",
                "/proc", "/sys", "/dev", "/run")
 
-_LVM_NAME = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
 _MOUNT_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Options that take one value; given twice with different values they conflict.
 _SCALARS = ("image", "checksum", "proxy", "noverifyssl", "vg", "pool", "volumes",
@@ -73,15 +72,6 @@ def _option_parser():
     add("--volume", action="append", default=[], version=RHEL9,
         help="MOUNT:SIZE, adds a volume or resizes one of the profile")
     return parser
-
-
-def check_lvm_name(kind, name):
-    """Raise NodeError unless NAME can name an LVM VG or LV."""
-    if not _LVM_NAME.match(name) or name in (".", ".."):
-        raise NodeError(f"{kind} name '{name}' may only hold letters, digits and ._- "
-                        "and must not start with '-'")
-    if len(name) > LVM_NAME_MAX:
-        raise NodeError(f"{kind} name '{name}' is longer than {LVM_NAME_MAX} characters")
 
 
 def check_mount_point(mount_point):

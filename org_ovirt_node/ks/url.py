@@ -20,6 +20,7 @@ _NFS_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _DEVICE = re.compile(r"^(?:(?:LABEL|UUID|PARTUUID|PARTLABEL)=[^\s:/]+|/dev/[^\s:]+|[a-z][a-z0-9]*)$")
 _NFS_OPTIONS = re.compile(r"^[A-Za-z0-9_]+(?:=[A-Za-z0-9_.]+)?(?:,[A-Za-z0-9_]+(?:=[A-Za-z0-9_.]+)?)*$")
 _PATH = re.compile(r"^/[^\s]*[^/\s]$")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def _check_path(path, text):
 
 def parse_image_url(text):
     """Return the ImageURL TEXT names, or raise NodeError saying what is wrong."""
-    if not text or any(ch.isspace() for ch in text):
+    if not text or _SPACE.search(text):
         raise NodeError(f"'{text}' is not an image URL (no spaces allowed)")
     scheme, sep, rest = text.partition(":")
     scheme = scheme.lower()
