@@ -11,6 +11,7 @@ with one `==`.
 import hashlib
 import os
 import shutil
+import socket
 import stat
 import subprocess
 
@@ -78,6 +79,8 @@ def add_every_file_kind(root):
     os.mknod(os.path.join(base, "null"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
     os.mknod(os.path.join(base, "loop9"), 0o660 | stat.S_IFBLK, os.makedev(7, 9))
     os.mkfifo(os.path.join(base, "fifo"))
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(os.path.join(base, "socket"))
     sparse = os.path.join(base, "sparse")
     with open(sparse, "wb") as stream:
         stream.truncate(SPARSE_SIZE)

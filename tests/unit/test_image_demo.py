@@ -1,0 +1,44 @@
+"""The demo image made by `make demo-image` (squashfs-build/demo/build.sh).
+
+Building it takes a kernel and an initramfs, too slow for every test run, so
+these tests check the built one when it is there and are skipped otherwise.
+The boot itself is tested by the VM tests.
+"""
+
+import os
+import stat
+
+import pytest
+
+from org_ovirt_node.image.inspect import inspect_image
+from org_ovirt_node.image.mount import mounted_image, mounted_rootfs
+from tests.support.images import manifest, needs_root
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO = os.path.join(REPO, "out/demo/demo.squashfs")
+TREE = os.path.join(REPO, "out/demo/demo.tree")
+
+pytestmark = [needs_root, pytest.mark.skipif(
+    not os.path.exists(DEMO), reason="no demo image; run `make demo-image`")]
+
+
+def test_demo_image_facts():
+    info = inspect_image(DEMO)
+    assert info.nvr == "ovirt-node-ng-demo-4.5.5-0.1"
+    assert info.os_name == "oVirt Node Demo"
+    assert info.layout == "rootfs.img" and info.checksum_verified
+    assert len(info.kernels) == 1
+    boot = os.path.join(TREE, "boot")
+    assert os.path.isfile(os.path.join(boot, f"initramfs-{info.kernels[0]}.img"))
+    with open(os.path.join(TREE, "etc/kernel/cmdline")) as stream:
+        assert "console=ttyS0" in stream.read()
+
+
+def test_demo_image_holds_its_tree():
+    with mounted_image(DEMO) as mounted, mounted_rootfs(mounted.rootfs_img) as root:
+        inside = manifest(root, skip=("lost+found", "usr/share/imgbase"))
+    source = manifest(TREE)
+    assert inside == source
+    kinds = {stat.S_IFMT(int(dict(facts)["mode"], 8)) for facts in source.values()}
+    assert kinds == {stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFCHR, stat.S_IFBLK,
+                     stat.S_IFIFO, stat.S_IFSOCK}
