@@ -38,6 +38,8 @@ class MountedImage:
 @contextmanager
 def loop_mount(source, fstype, options="ro", what=None):
     """Mount file SOURCE read-only on a fresh temporary directory; yield its path."""
+    if os.geteuid() != 0:
+        raise NodeError(f"{what or source}: reading an image needs root (loop mounts)")
     mountpoint = tempfile.mkdtemp(prefix="ovirt-node-mnt-")
     try:
         result = run(["mount", "-t", fstype, "-o", f"loop,{options}", source, mountpoint],
