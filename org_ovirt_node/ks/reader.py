@@ -17,7 +17,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from pykickstart.errors import KickstartError, KickstartParseWarning
+from pykickstart.errors import KickstartError
 from pykickstart.parser import KickstartParser, PutBackIterator
 from pykickstart.sections import PackageSection, Section
 from pykickstart.version import makeVersion, stringToVersion, versionMap

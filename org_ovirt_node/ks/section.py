@@ -199,7 +199,10 @@ class NodeAddonData:
         self.volumes = {**PROFILES[self.volume_profile], **self._explicit_volumes}
 
     def __str__(self):
-        """The section as kickstart text, every default written out."""
+        """The section as kickstart text, every default written out; "" when
+        there is no image (nothing to install, as for an unseen section)."""
+        if not self.image_url:
+            return ""
         header = [f"%addon {ADDON_NAME}", f"--image={shlex.quote(self.image_url)}"]
         if self.checksum:
             header.append(f"--checksum={self.checksum}")
@@ -220,7 +223,7 @@ class NodeAddonData:
         return self.as_dict() == other.as_dict()
 
     def as_dict(self):
-        """The data fields as a plain dict (JSON output, comparisons)."""
+        """The data fields as a plain dict (comparisons; D-Bus structures)."""
         return {name: getattr(self, name) for name in self.FIELDS}
 
     # --- parsing ------------------------------------------------------------

@@ -127,6 +127,10 @@ def test_generation_writes_defaults_explicitly():
     assert text.endswith("%end\n")
 
 
+def test_no_image_generates_nothing():
+    assert str(NodeAddonData()) == ""
+
+
 def test_anaconda_call_pattern():
     """Anaconda's AddonSection passes the args after the name, then each line
     with its number, then calls handle_end."""
