@@ -36,6 +36,58 @@ def split_args(text):
     return re.findall(r'(?:[^\s"]+|"[^"]*")+', text)
 
 
+def grub_split(text):
+    r"""Split GRUB's argument words into their literal values.
+
+    Quotes work as in GRUB ('...' literal, "..." with \\ escapes). Outside
+    quotes GRUB would turn `\x20` into `x20`; such menus exist (mkksiso -V
+    writes them), and the udev escape is plainly what was meant, so
+    `\xHH` is kept as written.
+    """
+    words, word, quote, in_word, i = [], "", None, False, 0
+    while i < len(text):
+        ch = text[i]
+        if quote == "'":
+            if ch == "'":
+                quote = None
+            else:
+                word += ch
+        elif quote == '"':
+            if ch == '"':
+                quote = None
+            elif ch == "\\" and i + 1 < len(text) and text[i + 1] in '"\\$':
+                i += 1
+                word += text[i]
+            else:
+                word += ch
+        elif ch in "'\"":
+            quote, in_word = ch, True
+        elif ch == "\\" and i + 1 < len(text):
+            if re.match(r"x[0-9a-fA-F]{2}", text[i + 1:i + 4]):
+                word += ch
+            else:
+                i += 1
+                word += text[i]
+            in_word = True
+        elif ch.isspace():
+            if in_word:
+                words.append(word)
+            word, in_word = "", False
+        else:
+            word, in_word = word + ch, True
+        i += 1
+    if in_word:
+        words.append(word)
+    return words
+
+
+def grub_quote(value):
+    """VALUE as one GRUB word: bare when plain, else in single quotes."""
+    if re.fullmatch(r"[\w.,:/=+@%-]+", value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
 def arg_name(arg):
     """The name of a kernel argument: `inst.ks` for `inst.ks=hd:...`."""
     return arg.split("=", 1)[0]
@@ -83,16 +135,21 @@ class MenuEdit:
 
 def rewrite_isolinux(text, edit):
     """Apply EDIT to an isolinux/syslinux config; return (text, entries changed)."""
-    lines, changed = [], 0
+    lines, changed, in_help = [], 0, False
     for line in text.splitlines():
         match = _ISOLINUX_ARGS.match(line)
         title = _ISOLINUX_TITLE.match(line)
+        word = line.strip().lower()
         if match:
             head, gap, args = match.groups()
             line = head + gap + " ".join(edit.edit_args(split_args(args)))
             changed += 1
         elif title:
             line = title.group(1) + edit.retitle(title.group(2))
+        elif word == "text help" or word == "endtext":
+            in_help = word == "text help"
+        elif in_help:  # help text names the product too
+            line = edit.retitle(line)
         lines.append(line)
     return "\n".join(lines) + "\n", changed
 
@@ -106,8 +163,8 @@ def rewrite_grub(text, edit):
         search = _GRUB_SEARCH.match(line)
         if linux:
             head, kernel, args = linux.groups()
-            new_args = edit.edit_args(split_args(args))
-            line = head + kernel + "".join(" " + arg for arg in new_args)
+            new_args = edit.edit_args(grub_split(args))
+            line = head + kernel + "".join(" " + grub_quote(arg) for arg in new_args)
             changed += 1
         elif title:
             line = f"{title.group(1)}'{edit.retitle(title.group(2), quote=chr(39))}'{title.group(3)}"

@@ -203,6 +203,12 @@ class Remaster:
         info = isofs.read_iso(options.input)
         check_layout(info)
         volid = options.volid or info.volid
+        if bootmenus.udev_escape(volid) != volid:
+            self.reporter.warning(
+                f"volume id '{volid}' is passed to the installer as "
+                f"'{bootmenus.udev_escape(volid)}'; GRUB builds without the Fedora/EL "
+                "patch that keeps \\xHH escapes break it on UEFI (letters, digits, "
+                "'-', '_' and '.' always work)")
         self.reporter.step("image", f"Inspecting node image {options.image}")
         image = inspect_image(options.image, verify_checksum=True, reporter=self.reporter)
         self.summary.update(volid={"old": info.volid, "new": volid},
@@ -291,6 +297,10 @@ class Remaster:
             maps.append((os.path.abspath(options.updates), os.path.basename(options.updates)))
         for path in options.add:
             maps.append((os.path.abspath(path), os.path.basename(os.path.normpath(path))))
+        iso_paths = [iso_path for _, iso_path in maps]
+        for iso_path in iso_paths:
+            if iso_paths.count(iso_path) > 1:
+                raise NodeError(f"two of the files to add would both be /{iso_path} on the ISO")
         self.summary["added"] = [f"/{iso_path}" for _, iso_path in maps
                                  if iso_path not in info.files]
         self.summary["replaced"] = [f"/{iso_path}" for _, iso_path in maps

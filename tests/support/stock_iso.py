@@ -184,7 +184,8 @@ menu end
 def grub_cfg(volid, timeout, efi):
     """grub.cfg like lorax's grub2-efi.cfg (linuxefi) or grub2-bios.cfg (linux)."""
     linux, initrd = ("linuxefi", "initrdefi") if efi else ("linux", "initrd")
-    root = f"inst.stage2=hd:LABEL={udev_escape(volid)}"
+    # single quotes keep GRUB from eating the backslash of \x20
+    root = f"'inst.stage2=hd:LABEL={udev_escape(volid)}'"
     kernel, image = "/images/pxeboot/vmlinuz", "/images/pxeboot/initrd.img"
     cls = "--class fedora --class gnu-linux --class gnu --class os"
     return f"""set default="1"
