@@ -7,6 +7,7 @@ saying what was changed.
 
 import sys
 
+from org_ovirt_node.iso.pxe import build_pxe_tree
 from org_ovirt_node.iso.remaster import RemasterOptions, remaster
 from org_ovirt_node.progress import JsonReporter, TextReporter
 
@@ -53,6 +54,29 @@ def register(subparsers):
                      help="progress and a summary of the changes as JSON lines on stdout")
     rem.set_defaults(func=run_remaster)
 
+    pxe = commands.add_parser(
+        "pxe", help="write the files a PXE server serves",
+        description="Copy the installer's kernel, initrd and stage2 out of IN.iso, add "
+        "the node image and a kickstart pointing at it, and write PXELINUX, GRUB2 EFI "
+        "and iPXE configs that load everything from --base-url (where DIR is served).")
+    pxe.add_argument("input", metavar="IN.iso", help="stock boot ISO (only read)")
+    pxe.add_argument("--image", required=True, help="node image to serve")
+    pxe.add_argument("-o", "--output", metavar="DIR", required=True, help="directory to write")
+    pxe.add_argument("--base-url", required=True, metavar="URL",
+                     help="URL DIR is served at, e.g. http://pxe.example.com/node")
+    pxe.add_argument("--ks", metavar="FILE",
+                     help="kickstart to serve (its liveimg is pointed at the image); "
+                     "default: interactive defaults for the image")
+    pxe.add_argument("-c", "--cmdline", default="", metavar="ARGS",
+                     help="kernel arguments to add (e.g. ip=dhcp console=ttyS0)")
+    pxe.add_argument("-r", "--rm-args", default="", metavar="NAMES",
+                     help="argument names to leave out (inst.ks, inst.stage2)")
+    pxe.add_argument("--title", default="Install oVirt Node", help="boot menu entry name")
+    pxe.add_argument("--force", action="store_true", help="write into a non-empty DIR")
+    pxe.add_argument("--json", action="store_true",
+                     help="progress and a summary as JSON lines on stdout")
+    pxe.set_defaults(func=run_pxe)
+
 
 def _reporter(args):
     return JsonReporter(sys.stdout) if args.json else TextReporter(sys.stderr)
@@ -73,4 +97,18 @@ def run_remaster(args):
         print(f"{summary['output']}: volume id '{summary['volid']['new']}', "
               f"{sum(summary['menus'].values())} boot entries in {len(summary['menus'])} "
               f"menus rewritten, image {summary['image']['nvr']} at {summary['image']['path']}")
+    return 0
+
+
+def run_pxe(args):
+    """`iso pxe`."""
+    reporter = _reporter(args)
+    summary = build_pxe_tree(args.input, args.image, args.output, args.base_url, ks=args.ks,
+                             cmdline=args.cmdline, rm_args=args.rm_args, title=args.title,
+                             force=args.force, reporter=reporter)
+    if args.json:
+        reporter.emit("result", pxe=summary)
+    else:
+        print(f"{summary['output']}: {len(summary['files'])} files for {summary['base_url']}, "
+              f"kernel arguments: {' '.join(summary['kernel_args'])}")
     return 0

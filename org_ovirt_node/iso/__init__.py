@@ -3,6 +3,5 @@
 One job per module: `isofs` asks xorriso about an ISO and copies files out,
 `bootmenus` rewrites boot menu text, `efiboot` edits the FAT image UEFI boots
 from (with mtools, no mounts), `kickstart` points a kickstart at the image,
-`isomd5` implants the media check sum, `remaster` and `pxe` are the two
-pipelines the CLI calls.
+`remaster` and `pxe` are the two pipelines the CLI calls.
 """

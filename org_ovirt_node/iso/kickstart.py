@@ -10,6 +10,8 @@ Either way the kickstart's `liveimg --url` must name that copy and its
 import re
 import shlex
 
+from org_ovirt_node.ks.render import render_template
+
 ISO_MOUNT = "/run/install/repo"
 _LIVEIMG = re.compile(r"^(\s*)liveimg\b(.*)$")
 
@@ -51,12 +53,12 @@ def point_liveimg(text, url, sha256):
     return "\n".join(lines) + "\n", found
 
 
-def default_kickstart(url, sha256, nvr):
-    """The interactive defaults for a node install from image NVR at URL.
+def default_kickstart(image_url, sha256):
+    """The rendered kickstart/interactive-defaults.ks for the image at IMAGE_URL.
 
-    Anaconda asks for everything else; this fixes what makes it a node: the
-    image as payload and thin LVM, which imgbased needs for its layers.
+    IMAGE_URL is how the node add-on names the image (`hd:LABEL=...:/name`
+    on the ISO, the HTTP URL in a PXE tree); the template derives the
+    matching `liveimg` from it.
     """
-    return (f"# oVirt Node installer defaults for {nvr}\n"
-            f"{liveimg_line(url, sha256)}\n"
-            "autopart --type=thinp\n")
+    return render_template("interactive-defaults.ks",
+                           {"image_url": image_url, "checksum": f"sha256:{sha256}"})

@@ -286,7 +286,8 @@ class Remaster:
                 ks_text, had_liveimg = kickstart.point_liveimg(stream.read(), url, image.sha256)
             source = os.path.abspath(options.ks)
         else:
-            ks_text, had_liveimg = kickstart.default_kickstart(url, image.sha256, image.nvr), True
+            image_url = f"hd:LABEL={bootmenus.udev_escape(volid)}:/{name}"
+            ks_text, had_liveimg = kickstart.default_kickstart(image_url, image.sha256), True
             source = "default"
         ks_local = _write_text(os.path.join(workdir, ks_name), ks_text)
         self.summary["kickstart"] = {"path": f"/{ks_name}", "source": source, "liveimg_url": url,

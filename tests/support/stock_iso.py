@@ -11,14 +11,17 @@ EL10/Fedora kind (GRUB2 for BIOS via `images/eltorito.img` and
 The kernel is Debian's; the initrd is a small busybox "probe" that prints
 /proc/cmdline, finds the medium by the label `inst.ks=` names and prints the
 sha256 of every file at its root, so a qemu boot shows what the installer
-would have seen. No root and no loop mounts are needed anywhere.
+would have seen. (bootprobe's initramfs only prints the command line; this
+one also needs the CD/USB drivers, findfs and a mount.) No root and no loop
+mounts are needed anywhere.
 """
 
-import glob
 import os
 import shutil
 import subprocess
 from pathlib import Path
+
+from tests.support.bootprobe import debian_kernel
 
 PRODUCT = "Test Linux"
 VERSION = "9.4"
@@ -71,12 +74,15 @@ def udev_escape(label):
     return label.replace(" ", "\\x20")
 
 
-def debian_kernel():
-    """(version, path) of the installed linux-image package's kernel."""
-    kernels = sorted(glob.glob("/boot/vmlinuz-*"))
-    if not kernels:
+def installed_kernel():
+    """(version, path) of the installed linux-image package's kernel.
+
+    That is bootprobe's kernel; the probe here needs its version too, to
+    pick the modules that match it (the host may run another kernel).
+    """
+    path = debian_kernel()
+    if not path:
         raise RuntimeError("no /boot/vmlinuz-*: install linux-image-amd64")
-    path = kernels[-1]
     return path.split("vmlinuz-", 1)[1], path
 
 
@@ -103,7 +109,7 @@ def module_closure(kver, names):
 
 def build_probe_initramfs(dest, workdir):
     """Write a gzip'd cpio with busybox, the probe /init and its modules."""
-    kver, _ = debian_kernel()
+    kver, _ = installed_kernel()
     root = Path(workdir) / "probe-root"
     shutil.rmtree(root, ignore_errors=True)
     for sub in ("bin", "modules", "proc", "sys", "dev", "mnt"):
@@ -287,7 +293,7 @@ def build_stock_iso(dest, workdir, *, volid=VOLID, flavour="el9", timeout=1,
     (tree / "images" / "pxeboot").mkdir(parents=True)
     (tree / "EFI" / "BOOT").mkdir(parents=True)
     (tree / "LiveOS").mkdir()
-    _, kernel = debian_kernel()
+    _, kernel = installed_kernel()
     shutil.copy(kernel, tree / "images" / "pxeboot" / "vmlinuz")
     initrd = work / "probe-initrd.img"
     if not initrd.exists():

@@ -30,7 +30,7 @@ def test_kickstart_without_liveimg_gets_one():
     assert new.splitlines()[-1] == f"liveimg --url={URL} --checksum={SUM}"
 
 
-def test_default_kickstart_installs_the_image_on_thin_lvm():
-    text = default_kickstart(URL, SUM, "node-1-1")
+def test_default_kickstart_is_the_rendered_template_for_the_iso_copy():
+    text = default_kickstart(r"hd:LABEL=NODE\x20ISO:/node.img", SUM)
     assert f"liveimg --url={URL} --checksum={SUM}" in text
-    assert "autopart --type=thinp" in text
+    assert "%addon org_ovirt_node" in text
