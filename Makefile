@@ -44,8 +44,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q 'blivet==3.7.*' -e '.[test]'
 	touch $@
 
+# Every test: unit tests on the host, and the real-LVM tests inside a qemu VM.
 check: deps
 	$(PY) -m pytest -q -ra
+
+# The main job on the built-in demo: build the demo image if missing, install
+# it onto a blank sparse 32 GiB disk inside a VM, print status and boot entry.
+demo: deps demo-image
+	$(PY) -m tests.support.demo
+
+# Speed figures, each measured as ratios within one run.
+bench: deps
+	$(PY) tests/bench/bench_deploy.py
+	$(PY) tests/bench/bench_iso_remaster.py
+	$(PY) tests/bench/bench_ks_render.py
 
 # The demo node image (a bootable busybox root with Debian's kernel), built by
 # the recipe in squashfs-build/demo/ only when it is missing.

@@ -55,13 +55,13 @@ def default_entry(vg):
     if values is not None:
         return values.get("saved_entry")
     for pv in lvm.report("pvs", ["pv_name"], "--select", f"vg_name={vg}"):
-        disk = run(["lsblk", "-no", "PKNAME", pv["pv_name"]], check=False).stdout.strip()
+        disk = run(["lsblk", "-ndo", "PKNAME", pv["pv_name"]], check=False).stdout.strip()
         if not disk:
             continue
-        listing = json.loads(run(["lsblk", "--json", "-o", "PATH,FSTYPE,TYPE",
-                                  f"/dev/{disk}"]).stdout)
-        for node in listing["blockdevices"][0].get("children", []):
-            if node.get("fstype") != "ext4":
+        listing = json.loads(run(["lsblk", "--json", "--list", "-o",
+                                  "PATH,FSTYPE,TYPE,PKNAME", f"/dev/{disk}"]).stdout)
+        for node in listing["blockdevices"]:
+            if node.get("type") != "part" or node.get("fstype") != "ext4":
                 continue
             with mounted(node["path"], options="ro,noload") as boot:
                 values = _grubenv_from(boot)

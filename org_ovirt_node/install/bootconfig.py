@@ -80,6 +80,7 @@ def install_boot_entries(root, boot, vg, layer, nvr):
     """
     target = os.path.join(boot, layer)
     os.makedirs(target, exist_ok=True)
+    os.makedirs(os.path.join(boot, "efi"), mode=0o700, exist_ok=True)  # /boot/efi mount point
     entries_dir = os.path.join(boot, "loader", "entries")
     os.makedirs(entries_dir, exist_ok=True)
     options = " ".join(constants.layer_kernel_args(vg, layer) + image_kernel_args(root))

@@ -47,8 +47,10 @@ def run_in_vm(script, disks, workdir, env=None, timeout=1800):
         handle.write("exec 3>&- 4>&- 5>&-\n" + header +
                      'export PATH="$VENV_BIN:$PATH" LVM_SUPPRESS_FD_WARNINGS=1\n'
                      "modprobe -a dm_thin_pool dm_snapshot loop squashfs\n" + script)
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
     return subprocess.run(vng_command(script_path, disks, workdir), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False)
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False,
+                          env=env)
 
 
 def sparse_disk(path, size):

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from tests.support.manifest import build_manifest  # noqa: E402
@@ -47,8 +48,7 @@ def main(vg, outdir):
     facts["layer_uuid"] = fs_uuid(f"/dev/{vg}/{layer}")
     facts["layer_fs_size"] = int(sh("blockdev", "--getsize64", f"/dev/{vg}/{layer}"))
 
-    root = "/mnt/node"
-    os.makedirs(root, exist_ok=True)
+    root = tempfile.mkdtemp(prefix="node-root-")
     sh("mount", f"/dev/{vg}/{layer}", root)
     with open(os.path.join(root, "etc/fstab"), encoding="utf-8") as handle:
         facts["fstab"] = handle.read()

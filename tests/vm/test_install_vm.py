@@ -1,0 +1,269 @@
+"""Install the demo image onto blank virtual disks on real LVM (qemu TCG VM),
+then check the result with LVM's own tools, boot the installed node, and show
+that refused installs leave their disks byte-for-byte unchanged.
+
+One VM runs every install scenario (boots are slow under TCG); the guest only
+records facts into files, and the assertions below read them.
+"""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from org_ovirt_node.util.bls import parse_bls
+from org_ovirt_node.util.grubenv import parse_grubenv
+from tests.support.demo import ensure_demo_image
+from tests.support.manifest import build_manifest
+from tests.support.vm import guest_kernel, run_in_vm, sparse_disk
+
+pytestmark = pytest.mark.vm
+GiB = 1 << 30
+
+GUEST_SCRIPT = r"""
+cd "$OUT"
+step() { name=$1; shift; "$@" > "$name.out" 2> "$name.err"; echo $? > "$name.rc"; }
+step dirty ovirt-node install --image "$IMAGE" --disk /dev/vdb --yes
+step badimage ovirt-node install --image "$BAD_IMAGE" --disk /dev/vdc --yes
+step noconfirm ovirt-node install --image "$IMAGE" --disk /dev/vda < /dev/null
+step dryrun ovirt-node install --image "$IMAGE" --disk /dev/vda --dry-run --json
+step install ovirt-node install --image "$IMAGE" --disk /dev/vda --yes --json
+step status ovirt-node status --json
+step status_text ovirt-node status
+step facts python3 "$REPO/tests/vm/guest_facts.py" onn "$OUT"
+lvm vgchange -an onn > /dev/null 2>&1
+echo GUEST-DONE > done
+"""
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def make_dirty_disk(path):
+    """A 1 GiB disk with a GPT, one partition and an ext4 on it."""
+    sparse_disk(path, GiB)
+    subprocess.run(["sgdisk", "--new=1:2048:+256M", path], check=True, capture_output=True)
+    subprocess.run(["mkfs.ext4", "-q", "-E", "offset=1048576", path, "262144"], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def vm_run(tmp_path_factory):
+    """Run all scenarios in one VM; return (outdir, disks, hashes before, console)."""
+    image, _ = ensure_demo_image()
+    work = tmp_path_factory.mktemp("vm")
+    bad_image = work / "bad.squashfs"
+    bad_image.write_bytes(os.urandom(64 * 1024))
+    disks = {"target": sparse_disk(str(work / "node.img"), 32 * GiB),
+             "dirty": make_dirty_disk(str(work / "dirty.img")),
+             "blank": sparse_disk(str(work / "blank.img"), GiB)}
+    before = {name: sha256(disks[name]) for name in ("dirty", "blank")}
+    result = run_in_vm(GUEST_SCRIPT, [disks["target"], disks["dirty"], disks["blank"]],
+                       str(work), env={"IMAGE": image, "BAD_IMAGE": str(bad_image)})
+    assert (work / "done").exists(), result.stdout[-3000:]
+    return work, disks, before, result.stdout
+
+
+def read(work, name):
+    return (work / name).read_text()
+
+
+def facts(work):
+    return json.loads(read(work, "facts.json"))
+
+
+def test_install_succeeds_with_json_progress(vm_run):
+    work = vm_run[0]
+    assert read(work, "install.rc").strip() == "0", read(work, "install.err")
+    events = [json.loads(line) for line in read(work, "install.out").splitlines()]
+    steps = [e["step"] for e in events if e["event"] == "step"]
+    assert steps == ["inspect", "disks", "layout", "deploy", "layer", "volumes", "boot"]
+    progress = [e for e in events if e["event"] == "progress" and e["step"] == "deploy"]
+    assert progress[-1]["percent"] == 100 and progress[-1]["done"] == progress[-1]["total"]
+    assert events[-1]["event"] == "result"
+
+
+def test_dry_run_prints_the_plan(vm_run):
+    work = vm_run[0]
+    assert read(work, "dryrun.rc").strip() == "0"
+    plan = json.loads(read(work, "dryrun.out").splitlines()[-1])["plan"]
+    assert plan["vg"] == "onn" and plan["pool"] == "pool00"
+
+
+def test_lvm_tags_and_base_layer_flags(vm_run):
+    data = facts(vm_run[0])
+    lvs = {lv["lv_name"]: lv for lv in data["lvs"]}
+    assert data["vgs"][0]["vg_tags"] == "imgbased:vg"
+    assert "imgbased:pool" in lvs["pool00"]["lv_tags"]
+    assert lvs["pool00"]["lv_profile"] == "imgbased-pool"
+    assert int(lvs["pool00"]["lv_metadata_size"]) == GiB
+    [base] = data["tagged_bases"]
+    layer = base + "+1"
+    assert lvs[base]["lv_permissions"] == "read-only"
+    assert lvs[base]["lv_skip_activation"] == "skip activation"
+    assert lvs[base]["lv_active"] != "active"
+    assert lvs[layer]["origin"] == base and "imgbased:layer" in lvs[layer]["lv_tags"]
+    assert lvs[layer]["lv_skip_activation"] != "skip activation"
+    assert int(lvs[layer]["lv_size"]) >= 6 * GiB
+    volumes = {name: lv for name, lv in lvs.items() if "imgbased:volume" in lv["lv_tags"]}
+    assert {name: int(lv["lv_size"]) for name, lv in volumes.items()} == {
+        "var": 5 * GiB, "var_log": 8 * GiB, "var_log_audit": 2 * GiB, "var_tmp": 10 * GiB,
+        "var_crash": 10 * GiB, "home": GiB, "tmp": GiB}
+    assert all(lv["pool_lv"] == "pool00" for lv in volumes.values())
+    assert "swap" in lvs and lvs["swap"]["pool_lv"] == ""
+
+
+def test_new_filesystem_uuids_and_grown_root(vm_run):
+    data = facts(vm_run[0])
+    assert data["base_uuid"] and data["layer_uuid"] and data["base_uuid"] != data["layer_uuid"]
+    root = [line for line in data["df"].splitlines()[1:] if line.split()[0].endswith("node-root")
+            or " / " in line]
+    sizes = [int(line.split()[2]) for line in data["df"].splitlines()[1:2]]
+    assert sizes[0] > 5 * GiB, data["df"]   # grown from the small image to the 6 GiB LV
+    del root
+
+
+def test_fstab_and_boot_entry(vm_run):
+    data = facts(vm_run[0])
+    [base] = data["tagged_bases"]
+    layer = base + "+1"
+    lines = [line.split() for line in data["fstab"].splitlines() if line and line[0] != "#"]
+    by_mount = {fields[1]: fields for fields in lines}
+    assert by_mount["/"][:4] == [f"/dev/onn/{layer}", "/", "ext4", "defaults,discard"]
+    assert by_mount["/boot"][0].startswith("UUID=") and by_mount["/boot"][2] == "ext4"
+    assert by_mount["/boot/efi"][2] == "vfat"
+    for mount in ("/var", "/var/log", "/var/log/audit", "/var/tmp", "/var/crash", "/home",
+                  "/tmp"):
+        assert "discard" in by_mount[mount][3], mount
+    assert any(fields[2] == "swap" for fields in lines)
+    [(name, text)] = data["bls"].items()
+    entry = parse_bls(text)
+    kver = entry["version"]
+    assert name == f"{layer}-{kver}.conf"
+    assert entry["title"] == f"{base} ({kver})"
+    options = entry["options"].split()
+    assert options[:4] == [f"root=/dev/onn/{layer}", f"rd.lvm.lv=onn/{layer}",
+                           "rootflags=discard", f"img.bootid={layer}"]
+    assert "console=ttyS0" in options          # the image's own arguments follow
+    assert parse_grubenv(data["grubenv"].encode())["saved_entry"] == f"{layer}-{kver}"
+    assert sorted(data["boot_files"]) == [f"initramfs-{kver}.img", f"vmlinuz-{kver}"]
+    assert "thin_pool_autoextend_threshold = 70" in data["profile"]
+
+
+def test_every_source_file_is_in_the_layer_identical(vm_run):
+    _, tree = ensure_demo_image()
+    expected = build_manifest(tree, ["boot"])
+    got = facts(vm_run[0])["manifest"]
+    # the installer rewrites fstab and adds the pool profile and the NVR record
+    for path in ("etc/fstab", "etc/lvm", "etc/lvm/profile", "etc/lvm/profile/imgbased-pool.profile",
+                 "usr/share/imgbase", "usr/share/imgbase/build", "usr/share/imgbase/build/meta",
+                 "usr/share/imgbase/build/meta/nvr"):
+        expected.pop(path, None)
+        got.pop(path, None)
+    for facts_ in list(expected.values()) + list(got.values()):
+        if "sha256" not in facts_:
+            facts_.pop("mtime", None)
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing and not extra, (missing[:20], extra[:20])
+    different = [path for path in expected if expected[path] != got[path]]
+    assert not different, [(p, expected[p], got[p]) for p in different[:5]]
+
+
+def test_status_reads_layout_from_tags(vm_run):
+    work = vm_run[0]
+    assert read(work, "status.rc").strip() == "0", read(work, "status.err")
+    status = json.loads(read(work, "status.out"))
+    [base] = status["bases"]
+    [layer] = status["layers"]
+    assert layer["origin"] == base["name"] and layer["default"] is True
+    assert layer["running"] is False
+    assert base["read_only"] and base["activation_skip"]
+    assert status["pool"]["name"] == "pool00" and status["pool"]["data_percent"] > 0
+    assert len(status["volumes"]) == 7
+    text = read(work, "status_text.out")
+    assert "boot default" in text and "Thin pool pool00" in text
+
+
+def test_dirty_disk_is_refused_and_unchanged(vm_run):
+    work, disks, before, _ = vm_run
+    assert read(work, "dirty.rc").strip() == "1"
+    err = read(work, "dirty.err").strip()
+    assert len(err.splitlines()) == 1 and "not blank" in err and "--wipe" in err
+    assert sha256(disks["dirty"]) == before["dirty"]
+
+
+def test_bad_image_is_refused_and_disk_unchanged(vm_run):
+    work, disks, before, _ = vm_run
+    assert read(work, "badimage.rc").strip() == "1"
+    err = read(work, "badimage.err").strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "squashfs" in err
+    assert sha256(disks["blank"]) == before["blank"]
+
+
+def test_no_confirmation_without_yes(vm_run):
+    work = vm_run[0]
+    assert read(work, "noconfirm.rc").strip() == "1"
+    assert "--yes" in read(work, "noconfirm.err")
+
+
+def _boot_files(disk, workdir):
+    """Copy the default BLS entry's kernel and initrd out of the disk's /boot."""
+    loop = subprocess.run(["losetup", "--find", "--show", "--partscan", "--read-only", disk],
+                          check=True, text=True, capture_output=True).stdout.strip()
+    mountpoint = workdir / "boot"
+    mountpoint.mkdir()
+    try:
+        for part in sorted(os.listdir("/dev")):
+            if not part.startswith(os.path.basename(loop) + "p"):
+                continue
+            kind = subprocess.run(["blkid", "-s", "TYPE", "-o", "value", f"/dev/{part}"],
+                                  text=True, capture_output=True).stdout.strip()
+            if kind != "ext4":
+                continue
+            subprocess.run(["mount", "-o", "ro,noload", f"/dev/{part}", str(mountpoint)],
+                           check=True)
+            try:
+                env = parse_grubenv((mountpoint / "grub2/grubenv").read_bytes())
+                entry = parse_bls((mountpoint / "loader/entries" /
+                                   f"{env['saved_entry']}.conf").read_text())
+                kernel, initrd = workdir / "vmlinuz", workdir / "initrd"
+                kernel.write_bytes((mountpoint / entry["linux"].lstrip("/")).read_bytes())
+                initrd.write_bytes((mountpoint / entry["initrd"].lstrip("/")).read_bytes())
+                return kernel, initrd, entry["options"]
+            finally:
+                subprocess.run(["umount", str(mountpoint)], check=True)
+    finally:
+        subprocess.run(["partx", "-d", loop], capture_output=True)
+        subprocess.run(["losetup", "-d", loop], check=True)
+    raise AssertionError("no /boot partition with a default entry found")
+
+
+def test_installed_node_boots_from_its_boot_entry(vm_run, tmp_path):
+    """Boot the node disk with the kernel, initrd and options of its default entry."""
+    disk = vm_run[1]["target"]
+    kernel, initrd, options = _boot_files(disk, tmp_path)
+    assert guest_kernel()
+    result = subprocess.run(
+        ["qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-nographic", "-no-reboot",
+         "-nic", "none", "-kernel", str(kernel), "-initrd", str(initrd),
+         "-append", options + " panic=-1",
+         "-drive", f"file={disk},if=virtio,format=raw"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, check=False)
+    console = result.stdout
+    assert "OVIRT-NODE-DEMO-BOOTED" in console, console[-3000:]
+    assert "mount -a: exit status 0" in console, console[-3000:]
+    mounts = console.split("--- mounts", 1)[1].split("--- end of mounts", 1)[0]
+    for point in ("/var", "/var/log", "/var/log/audit", "/home", "/tmp", "/boot"):
+        assert re.search(rf" on {re.escape(point)} type ", mounts), (point, mounts)
+    assert re.search(r"/dev/mapper/onn-.*\+1 on / type ext4", mounts) or \
+        re.search(r"on / type ext4", mounts)
+    assert "wrote /var/log/demo-boot.log" in console
