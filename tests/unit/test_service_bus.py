@@ -1,0 +1,270 @@
+"""The add-on service on a real private D-Bus, called the way Anaconda's boss
+calls a module: read a kickstart, generate it, get tasks, run them."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from dasbus.connection import AddressedMessageBus
+from dasbus.error import DBusError
+from dasbus.loop import EventLoop
+from gi.repository import GLib
+
+from org_ovirt_node import dbus_ids
+from org_ovirt_node.service.server import main
+from org_ovirt_node.service.structures import KickstartReport, PlanData
+
+pytestmark = pytest.mark.integration
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SIGNAL_TIMEOUT = 60
+START_TIMEOUT = 60
+
+VALID = """\
+%addon org_ovirt_node --image=file:///srv/node.squashfs --volumes=minimal
+# sizes
+--volume=/var/log:16GiB
+%end
+"""
+
+INVALID = """\
+%addon org_ovirt_node --image=file:///srv/node.squashfs
+--volume=/var/log:16GiB
+
+--volume=/var/tmp:1
+--frobnicate
+%end
+%addon org_ovirt_nod
+%end
+"""
+
+
+@pytest.fixture(scope="module")
+def bus_address(tmp_path_factory):
+    """A private dbus-daemon, like Anaconda's bus."""
+    socket = tmp_path_factory.mktemp("bus") / "socket"
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--print-address", "--nofork",
+         f"--address=unix:path={socket}"],
+        stdout=subprocess.PIPE, text=True)
+    address = daemon.stdout.readline().strip()
+    assert address, "dbus-daemon printed no address"
+    yield address
+    daemon.terminate()
+    daemon.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(bus_address):
+    bus = AddressedMessageBus(bus_address)
+    yield bus
+    bus.disconnect()
+
+
+def start_service(bus_address, client, log_path):
+    env = dict(os.environ, DBUS_ANACONDA_SESSION_BUS_ADDRESS=bus_address,
+               PYTHONPATH=ROOT)
+    env.pop("DBUS_STARTER_ADDRESS", None)
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen([sys.executable, "-m", "org_ovirt_node.service"],
+                                   env=env, stderr=log, cwd=ROOT)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not client.proxy.NameHasOwner(dbus_ids.SERVICE_NAME):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("service did not start: " + log_path.read_text(encoding="utf-8"))
+        time.sleep(0.1)
+    return process
+
+
+def stop_service(process, proxy):
+    proxy.Quit()
+    assert process.wait(timeout=START_TIMEOUT) == 0
+
+
+@pytest.fixture
+def service(bus_address, client, tmp_path):
+    """A fresh service process per test, so tests never share state."""
+    process = start_service(bus_address, client, tmp_path / "service.log")
+    proxy = client.get_proxy(dbus_ids.SERVICE_NAME, dbus_ids.OBJECT_PATH)
+    yield proxy
+    if process.poll() is None:
+        stop_service(process, proxy)
+
+
+def messages(report, kind):
+    """(line, message) pairs, read the way the boss reads a report."""
+    report = KickstartReport.from_structure(report)
+    found = report.error_messages if kind == "error-messages" else report.warning_messages
+    return [(message.line_number, message.message) for message in found]
+
+
+def run_task(client, path):
+    """Start the task at PATH and record its signals until Stopped."""
+    task = client.get_proxy(dbus_ids.SERVICE_NAME, path,
+                            interface_name=dbus_ids.TASK_INTERFACE)
+    events = []
+    loop = EventLoop()
+    task.Started.connect(lambda: events.append("started"))
+    task.ProgressChanged.connect(lambda step, message: events.append((step, message)))
+    task.Failed.connect(lambda: events.append("failed"))
+    task.Succeeded.connect(lambda: events.append("succeeded"))
+    task.Stopped.connect(lambda: (events.append("stopped"), loop.quit()))
+    timeout = GLib.timeout_add_seconds(SIGNAL_TIMEOUT, loop.quit)
+    task.Start()
+    loop.run()
+    GLib.source_remove(timeout)
+    assert events[-1] == "stopped", f"no Stopped within {SIGNAL_TIMEOUT}s: {events}"
+    return task, events
+
+
+def test_claims_only_its_addon(service):
+    assert service.KickstartAddons == ["org_ovirt_node"]
+    assert service.KickstartCommands == []
+    assert service.KickstartSections == []
+    assert service.CollectRequirements() == []
+    assert service.Kickstarted is False
+    assert service.GenerateKickstart() == ""
+
+
+def test_reads_and_generates_a_valid_section(service):
+    report = service.ReadKickstart(VALID)
+    assert messages(report, "error-messages") == []
+    assert messages(report, "warning-messages") == []
+    assert service.Kickstarted is True
+    assert service.ImageURL == "file:///srv/node.squashfs"
+    assert service.VolumeProfile == "minimal"
+    assert service.VolumeSizes == {"/var": 5 << 30, "/var/log": 16 << 30}
+    generated = service.GenerateKickstart()
+    assert generated.startswith("%addon org_ovirt_node --image=file:///srv/node.squashfs")
+    assert "--volume=/var/log:16GiB\n" in generated
+    # What the module writes it reads back unchanged.
+    assert messages(service.ReadKickstart(generated), "error-messages") == []
+    assert service.GenerateKickstart() == generated
+
+
+def test_reports_errors_at_their_lines_and_keeps_running(service):
+    service.ReadKickstart(VALID)
+    report = service.ReadKickstart(INVALID)
+    errors = messages(report, "error-messages")
+    assert [line for line, _ in errors] == [4, 5, 7]
+    assert "below the minimum" in errors[0][1]
+    assert "unknown option --frobnicate" in errors[1][1]
+    assert "did you mean org_ovirt_node" in errors[2][1]
+    assert set(report) == {"error-messages", "warning-messages"}
+    assert set(report["error-messages"].unpack()[0]) == {"message", "line-number",
+                                                         "file-name", "module-name"}
+    # The broken text changed nothing; the module still answers.
+    assert service.VolumeProfile == "minimal"
+
+
+def test_unparsable_text_is_a_report_entry(service):
+    report = service.ReadKickstart('%addon org_ovirt_node --image="file:///x\n%end\n')
+    assert [line for line, _ in messages(report, "error-messages")] == [1]
+    report = service.ReadKickstart("%addon org_ovirt_node\n%end\n")
+    errors = messages(report, "error-messages")
+    assert errors and errors[0][0] == 1 and "--image" in errors[0][1]
+    assert service.Kickstarted is False
+
+
+def write_image(tmp_path):
+    image = tmp_path / "node.squashfs"
+    image.write_bytes(os.urandom(3 << 20))
+    return image, "sha256:" + hashlib.sha256(image.read_bytes()).hexdigest()
+
+
+def test_verify_task_succeeds(service, client, tmp_path):
+    image, checksum = write_image(tmp_path)
+    service.ReadKickstart(f"%addon org_ovirt_node --image=file://{image} "
+                          f"--checksum={checksum}\n%end\n")
+    paths = service.ConfigureWithTasks()
+    assert len(paths) == 1 and paths[0].startswith(dbus_ids.OBJECT_PATH + "/Task/")
+    task, events = run_task(client, paths[0])
+    assert task.Name == "Verify the node image"
+    assert task.Steps == 2
+    assert events[0] == "started" and events[-2:] == ["succeeded", "stopped"]
+    progress = [event for event in events if isinstance(event, tuple)]
+    assert [step for step, _ in progress] == sorted(step for step, _ in progress)
+    assert progress[-1][0] == 2 and progress[-1][1].endswith("(100%)")
+    assert task.IsRunning is False
+    task.Finish()
+    assert service.InstallWithTasks() == []
+    assert service.ConfigureBootloaderWithTasks(["6.1"]) == []
+    assert service.TeardownWithTasks() == []
+
+
+def test_verify_task_fails_with_the_reason(service, client, tmp_path):
+    image, _ = write_image(tmp_path)
+    service.ReadKickstart(f"%addon org_ovirt_node --image=file://{image} "
+                          f"--checksum=sha256:{'0' * 64}\n%end\n")
+    task, events = run_task(client, service.ConfigureWithTasks()[0])
+    assert events[-2:] == ["failed", "stopped"]
+    assert "succeeded" not in events
+    step, reason = events[-3]
+    assert step == 2 and reason.startswith("Failed: ") and "checksum" in reason
+    with pytest.raises(DBusError, match="but the kickstart says sha256:0000"):
+        task.Finish()
+
+
+def test_missing_image_fails_the_task(service, client, tmp_path):
+    service.SetImage(f"file://{tmp_path}/absent.squashfs", "")
+    _, events = run_task(client, service.ConfigureWithTasks()[0])
+    assert events[-2:] == ["failed", "stopped"]
+    assert "does not exist" in events[-3][1]
+
+
+def test_remote_images_have_no_configure_task(service):
+    service.SetImage("https://example.com/node.squashfs", "")
+    assert service.ConfigureWithTasks() == []
+
+
+def test_spoke_settings_are_checked(service):
+    with pytest.raises(DBusError, match="not an image URL"):
+        service.SetImage("ftp://x/y", "")
+    with pytest.raises(DBusError, match="sha256"):
+        service.SetImage("file:///srv/node.squashfs", "md5:00")
+    service.SetImage("file:///srv/node.squashfs", "")
+    service.SetNames("vg_node", "thin")
+    assert (service.VolumeGroup, service.ThinPool) == ("vg_node", "thin")
+    with pytest.raises(DBusError, match="may only hold"):
+        service.SetNames("bad name", "thin")
+    service.VolumeProfile = "minimal"
+    assert service.VolumeSizes == {"/var": 5 << 30}
+    with pytest.raises(DBusError, match="unknown volume profile"):
+        service.VolumeProfile = "huge"
+    service.VolumeSizes = {"/srv": 2 << 30}
+    with pytest.raises(DBusError, match="inside /usr"):
+        service.VolumeSizes = {"/usr/local": 2 << 30}
+    assert "--volume=/srv:2GiB" in service.GenerateKickstart()
+    assert "--vg=vg_node --pool=thin" in service.GenerateKickstart()
+
+
+def test_plan_returns_problems_instead_of_failing(service, tmp_path):
+    plan = PlanData.from_structure(service.Plan(["/dev/nonexistent-disk"]))
+    assert plan.devices == [] and plan.problems == ["no node image is set"]
+    service.SetImage("https://example.com/node.squashfs", "")
+    plan = PlanData.from_structure(service.Plan(["/dev/vda"]))
+    assert "once it is fetched" in plan.problems[0]
+    image, _ = write_image(tmp_path)
+    service.SetImage(f"file://{image}", "")
+    plan = PlanData.from_structure(service.Plan(["/dev/nonexistent-disk"]))
+    assert plan.devices == [] and len(plan.problems) == 1 and plan.problems[0]
+
+
+def test_quit_ends_the_process(bus_address, client, tmp_path):
+    process = start_service(bus_address, client, tmp_path / "service.log")
+    stop_service(process, client.get_proxy(dbus_ids.SERVICE_NAME, dbus_ids.OBJECT_PATH))
+
+
+def test_no_bus_address_is_one_line(capsys):
+    assert main({}) == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_bad_bus_address_is_one_line(tmp_path, capsys):
+    assert main({"DBUS_STARTER_ADDRESS": f"unix:path={tmp_path}/none"}) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
