@@ -7,7 +7,7 @@ the node spokes need. Both live on one object at dbus_ids.OBJECT_PATH.
 
 from dasbus.server.interface import dbus_interface
 from dasbus.server.template import InterfaceTemplate
-from dasbus.typing import Bool, Dict, List, ObjPath, Str, Structure, UInt64  # pylint: disable=unused-import
+from dasbus.typing import Bool, Dict, List, ObjPath, Str, Structure, UInt64
 
 from org_ovirt_node import dbus_ids
 from org_ovirt_node.service.structures import KickstartReport, PlanData

@@ -6,9 +6,8 @@ warning-messages), so the boss reads our report like any module's. The other
 structures are ours: the node settings a spoke shows and the computed layout.
 """
 
-# dasbus resolves field types from these annotations at run time.
 from dasbus.structure import DBusData
-from dasbus.typing import Dict, Int, List, Str, UInt64  # pylint: disable=unused-import
+from dasbus.typing import Int, List, Str, UInt64
 
 
 class KickstartMessage(DBusData):

@@ -15,7 +15,7 @@ from dasbus.server.interface import dbus_interface, dbus_signal
 from dasbus.server.publishable import Publishable
 from dasbus.server.template import InterfaceTemplate
 from dasbus.signal import Signal
-from dasbus.typing import Bool, Int, Str, Tuple  # pylint: disable=unused-import
+from dasbus.typing import Bool, Int, Str, Tuple
 from gi.repository import GLib
 
 from org_ovirt_node import dbus_ids
