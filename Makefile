@@ -67,5 +67,20 @@ demo-image: $(OUT)/demo/demo.squashfs
 $(OUT)/demo/demo.squashfs: | deps
 	PYTHON=$(PY) squashfs-build/demo/build.sh $(OUT)/demo
 
+ANACONDA_DIR := /usr/share/anaconda
+ADDON_PKG := org_ovirt_node
+DBUS_NAME := org.fedoraproject.Anaconda.Addons.OvirtNode
+
+.PHONY: install
+# The add-on as Anaconda finds it: the package under addons/, the activation
+# file and bus policy under dbus/. DESTDIR=/path stages it (updates.img, RPM).
+install:
+	install -d $(DESTDIR)$(ANACONDA_DIR)/addons $(DESTDIR)$(ANACONDA_DIR)/dbus/services \
+		$(DESTDIR)$(ANACONDA_DIR)/dbus/confs
+	tar -cf - --exclude=__pycache__ --exclude='*.pyc' $(ADDON_PKG) | \
+		tar -xf - -C $(DESTDIR)$(ANACONDA_DIR)/addons --no-same-owner
+	install -m 0644 data/$(DBUS_NAME).service $(DESTDIR)$(ANACONDA_DIR)/dbus/services/
+	install -m 0644 data/$(DBUS_NAME).conf $(DESTDIR)$(ANACONDA_DIR)/dbus/confs/
+
 clean:
 	rm -rf $(OUT) build *.egg-info

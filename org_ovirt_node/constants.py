@@ -34,7 +34,7 @@ NIST_VOLUMES = {
     "/tmp": 1 * GiB,
 }
 MINIMAL_VOLUMES = {"/var": 5 * GiB}
-VOLUME_PROFILES = {"nist": NIST_VOLUMES, "minimal": MINIMAL_VOLUMES}
+VOLUME_PROFILES = {"nist": NIST_VOLUMES, "minimal": MINIMAL_VOLUMES, "none": {}}
 DEFAULT_PROFILE = "nist"
 
 MIN_ROOT_SIZE = 6 * GiB

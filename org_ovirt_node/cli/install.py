@@ -25,7 +25,7 @@ def register(subparsers):
     parser.add_argument("--pool", default=constants.DEFAULT_POOL, help="thin pool name")
     parser.add_argument("--volumes", default=constants.DEFAULT_PROFILE,
                         choices=sorted(constants.VOLUME_PROFILES),
-                        help="separate volumes: nist (all) or minimal (/var only)")
+                        help="separate volumes: nist (all), minimal (/var only) or none")
     parser.add_argument("--volume", action="append", default=[], metavar="MOUNT:SIZE",
                         help="add or resize a separate volume, e.g. /var/log:16GiB")
     parser.add_argument("--root-size", metavar="SIZE",

@@ -9,7 +9,6 @@ says so. The same function backs `ovirt-node install` and the add-on.
 import os
 from dataclasses import dataclass, field
 
-from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image
@@ -36,10 +35,12 @@ class InstallResult:
                 "default_entry": self.boot_entries[0].entry_id if self.boot_entries else None}
 
 
-def make_plan(image_path, options, reporter):
+def make_plan(image_path, options, reporter, check=True):
     """Check the image, the options and the disks; return (plan, devices, storage).
 
-    Only reads. Raises NodeError for anything that makes the install impossible.
+    Only reads. Raises NodeError for anything that makes the install impossible;
+    with CHECK false, layout problems stay in plan.problems for the caller to
+    show (the spokes list them next to the layout).
     """
     options.validate()
     reporter.step("inspect", f"Inspecting image {image_path}")
@@ -51,7 +52,8 @@ def make_plan(image_path, options, reporter):
         disks.check_disk(path, options.wipe)
     storage, disk_devices = open_storage(options.disks)
     plan, devices = schedule_layout(storage, disk_devices, options, image)
-    plan.check()
+    if check:
+        plan.check()
     return plan, devices, storage
 
 

@@ -34,7 +34,7 @@ from org_ovirt_node.ks.url import check_checksum, parse_image_url
 from org_ovirt_node.sizes import MiB, format_size_exact, parse_size
 
 ADDON_NAME = "org_ovirt_node"
-PROFILES = {**constants.VOLUME_PROFILES, "none": {}}
+PROFILES = constants.VOLUME_PROFILES
 FSTYPES = ("ext4", "xfs")
 DEFAULT_FSTYPE = "ext4"
 DEFAULT_KEEP = 2
