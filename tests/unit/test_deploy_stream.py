@@ -1,6 +1,7 @@
 """The block-wise sparse copy of a root filesystem image."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -50,3 +51,23 @@ def test_target_too_small_is_refused(tmp_path):
                                          (192 * KiB, 192 * KiB)])
 def test_block_is_a_multiple_of_the_pool_chunk(chunk, block):
     assert block_size_for(chunk) == block
+
+
+def test_block_device_target_with_unaligned_tail(tmp_path):
+    """On a block device the aligned blocks go through O_DIRECT, the tail buffered."""
+    source, backing = tmp_path / "rootfs.img", tmp_path / "lv.img"
+    make_source(source, [(0, os.urandom(4096)), (5 * MiB, os.urandom(70000))])
+    with open(source, "ab") as handle:
+        handle.write(os.urandom(1000))                 # size no longer a sector multiple
+    with open(backing, "wb") as handle:
+        handle.truncate(16 * MiB)
+    device = subprocess.run(["losetup", "--find", "--show", str(backing)], check=True,
+                            text=True, capture_output=True).stdout.strip()
+    try:
+        stream_sparse(str(source), device, RecordingReporter(), block=1 * MiB)
+    finally:
+        subprocess.run(["losetup", "-d", device], check=True)
+    size = os.path.getsize(source)
+    with open(source, "rb") as src, open(backing, "rb") as dst:
+        assert dst.read(size) == src.read()
+        assert dst.read(1 * MiB) == bytes(1 * MiB)
