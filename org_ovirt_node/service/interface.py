@@ -3,14 +3,25 @@
 KickstartModuleInterface is the protocol Anaconda's boss speaks to every
 module, member for member as Anaconda declares it; OvirtNodeInterface adds what
 the node spokes need. Both live on one object at dbus_ids.OBJECT_PATH.
+
+The protocol is published under two names: Anaconda's own
+(org.fedoraproject.Anaconda.Modules) and the one the add-on contract names
+(CONTRACT_INTERFACE). The second block is a copy of the first in the object's
+introspection XML, so a call through either name reaches the same method.
 """
 
-from dasbus.server.interface import dbus_interface
+import xml.etree.ElementTree as ET
+
+from dasbus.server.interface import dbus_interface, get_xml
 from dasbus.server.template import InterfaceTemplate
 from dasbus.typing import Bool, Dict, List, ObjPath, Str, Structure, UInt64
 
 from org_ovirt_node import dbus_ids
 from org_ovirt_node.service.structures import KickstartReport, PlanData
+
+# The protocol's name in the add-on contract; Anaconda itself calls
+# dbus_ids.KICKSTART_MODULE_INTERFACE.
+CONTRACT_INTERFACE = "org.fedoraproject.Anaconda.KickstartModule"
 
 
 @dbus_interface(dbus_ids.KICKSTART_MODULE_INTERFACE)
@@ -77,6 +88,21 @@ class KickstartModuleInterface(InterfaceTemplate):
 class OvirtNodeInterface(KickstartModuleInterface):
     """Node settings and the computed layout, for the spokes."""
 
+    def __init__(self, implementation):
+        super().__init__(implementation)
+        # Per instance, after dasbus has read the class XML for its property
+        # cache, which refuses a property published under two names.
+        self.__dbus_xml__ = with_interface_alias(get_xml(type(self)),
+                                                 dbus_ids.KICKSTART_MODULE_INTERFACE,
+                                                 CONTRACT_INTERFACE)
+
+    def flush_changes(self):
+        """Emit PropertiesChanged under both names of the protocol."""
+        for interface, changes in self._properties_changes.flush():
+            self.PropertiesChanged(interface, changes, [])
+            if interface == dbus_ids.KICKSTART_MODULE_INTERFACE:
+                self.PropertiesChanged(CONTRACT_INTERFACE, changes, [])
+
     def connect_signals(self):
         super().connect_signals()
         self.implementation.settings_changed.connect(self._settings_changed)
@@ -138,3 +164,14 @@ class OvirtNodeInterface(KickstartModuleInterface):
     def Plan(self, disks: List[Str]) -> Structure:
         """The layout on DISKS with its problems (PlanData); reads the disks."""
         return PlanData.to_structure(self.implementation.plan(disks))
+
+
+def with_interface_alias(xml, interface, alias):
+    """XML with the <interface> block named INTERFACE repeated as ALIAS."""
+    node = ET.fromstring(xml)
+    for block in node.findall("interface"):
+        if block.get("name") == interface:
+            copy = ET.fromstring(ET.tostring(block))
+            copy.set("name", alias)
+            node.append(copy)
+    return ET.tostring(node, encoding="unicode")

@@ -14,6 +14,7 @@ from dasbus.loop import EventLoop
 from gi.repository import GLib
 
 from org_ovirt_node import dbus_ids
+from org_ovirt_node.service.interface import CONTRACT_INTERFACE
 from org_ovirt_node.service.server import main
 from org_ovirt_node.service.structures import KickstartReport, PlanData
 
@@ -268,3 +269,39 @@ def test_bad_bus_address_is_one_line(tmp_path, capsys):
     assert main({"DBUS_STARTER_ADDRESS": f"unix:path={tmp_path}/none"}) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_protocol_answers_under_both_interface_names(service, client):
+    """Real Anaconda calls org.fedoraproject.Anaconda.Modules; the add-on
+    contract names org.fedoraproject.Anaconda.KickstartModule."""
+    xml = client.get_proxy(dbus_ids.SERVICE_NAME, dbus_ids.OBJECT_PATH,
+                           interface_name="org.freedesktop.DBus.Introspectable").Introspect()
+    for name in (dbus_ids.KICKSTART_MODULE_INTERFACE, CONTRACT_INTERFACE):
+        assert f'<interface name="{name}">' in xml
+        proxy = client.get_proxy(dbus_ids.SERVICE_NAME, dbus_ids.OBJECT_PATH,
+                                 interface_name=name)
+        assert proxy.KickstartAddons == ["org_ovirt_node"]
+        assert messages(proxy.ReadKickstart(VALID), "error-messages") == []
+        assert proxy.Kickstarted is True
+        assert proxy.GenerateKickstart().startswith("%addon org_ovirt_node")
+        assert len(proxy.ConfigureWithTasks()) == 1
+
+
+def test_kickstarted_change_is_signalled_under_both_names(service, client):
+    changed = []
+    loop = EventLoop()
+    properties = client.get_proxy(dbus_ids.SERVICE_NAME, dbus_ids.OBJECT_PATH,
+                                  interface_name="org.freedesktop.DBus.Properties")
+
+    def on_changed(interface, values, _invalid):
+        if "Kickstarted" in values:
+            changed.append(interface)
+        if len(changed) == 2:
+            loop.quit()
+
+    properties.PropertiesChanged.connect(on_changed)
+    timeout = GLib.timeout_add_seconds(SIGNAL_TIMEOUT, loop.quit)
+    service.ReadKickstart(VALID)
+    loop.run()
+    GLib.source_remove(timeout)
+    assert sorted(changed) == sorted([dbus_ids.KICKSTART_MODULE_INTERFACE, CONTRACT_INTERFACE])
