@@ -3,12 +3,8 @@ calls a module: read a kickstart, generate it, get tasks, run them."""
 
 import hashlib
 import os
-import subprocess
-import sys
-import time
 
 import pytest
-from dasbus.connection import AddressedMessageBus
 from dasbus.error import DBusError
 from dasbus.loop import EventLoop
 from gi.repository import GLib
@@ -17,12 +13,11 @@ from org_ovirt_node import dbus_ids
 from org_ovirt_node.service.interface import CONTRACT_INTERFACE
 from org_ovirt_node.service.server import main
 from org_ovirt_node.service.structures import KickstartReport, PlanData
+from tests.support.addon_service import start_service, stop_service
 
 pytestmark = pytest.mark.integration
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIGNAL_TIMEOUT = 60
-START_TIMEOUT = 60
 
 VALID = """\
 %addon org_ovirt_node --image=file:///srv/node.squashfs --volumes=minimal
@@ -41,59 +36,6 @@ INVALID = """\
 %addon org_ovirt_nod
 %end
 """
-
-
-@pytest.fixture(scope="module")
-def bus_address(tmp_path_factory):
-    """A private dbus-daemon, like Anaconda's bus."""
-    socket = tmp_path_factory.mktemp("bus") / "socket"
-    daemon = subprocess.Popen(
-        ["dbus-daemon", "--session", "--print-address", "--nofork",
-         f"--address=unix:path={socket}"],
-        stdout=subprocess.PIPE, text=True)
-    address = daemon.stdout.readline().strip()
-    assert address, "dbus-daemon printed no address"
-    yield address
-    daemon.terminate()
-    daemon.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def client(bus_address):
-    bus = AddressedMessageBus(bus_address)
-    yield bus
-    bus.disconnect()
-
-
-def start_service(bus_address, client, log_path):
-    env = dict(os.environ, DBUS_ANACONDA_SESSION_BUS_ADDRESS=bus_address,
-               PYTHONPATH=ROOT)
-    env.pop("DBUS_STARTER_ADDRESS", None)
-    with open(log_path, "w", encoding="utf-8") as log:
-        process = subprocess.Popen([sys.executable, "-m", "org_ovirt_node.service"],
-                                   env=env, stderr=log, cwd=ROOT)
-    deadline = time.monotonic() + START_TIMEOUT
-    while not client.proxy.NameHasOwner(dbus_ids.SERVICE_NAME):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("service did not start: " + log_path.read_text(encoding="utf-8"))
-        time.sleep(0.1)
-    return process
-
-
-def stop_service(process, proxy):
-    proxy.Quit()
-    assert process.wait(timeout=START_TIMEOUT) == 0
-
-
-@pytest.fixture
-def service(bus_address, client, tmp_path):
-    """A fresh service process per test, so tests never share state."""
-    process = start_service(bus_address, client, tmp_path / "service.log")
-    proxy = client.get_proxy(dbus_ids.SERVICE_NAME, dbus_ids.OBJECT_PATH)
-    yield proxy
-    if process.poll() is None:
-        stop_service(process, proxy)
 
 
 def messages(report, kind):
