@@ -17,8 +17,7 @@ from org_ovirt_node.ui.i18n import N_, _
 
 # Volume profiles in the order the spokes offer them, with what each means.
 PROFILES = (
-    ("nist", N_("NIST: separate /var, /var/log, /var/log/audit, /var/tmp, "
-                "/var/crash, /home and /tmp")),
+    ("nist", N_("NIST: seven separate volumes under /var, /home and /tmp")),
     ("minimal", N_("Minimal: a separate /var only")),
     ("none", N_("None: everything in the root volume")),
 )

@@ -1,0 +1,1 @@
+"""Text spokes Anaconda loads from the installed add-on."""
