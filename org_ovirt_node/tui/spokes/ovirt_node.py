@@ -20,6 +20,11 @@ class OvirtNodeSpoke(NormalTUISpoke):
 
     category = SystemCategory
 
+    @staticmethod
+    def get_screen_id():
+        """The id Anaconda's user-interaction config knows this spoke by."""
+        return "ovirt-node-configuration"
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.title = TITLE

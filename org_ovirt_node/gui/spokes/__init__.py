@@ -1,0 +1,1 @@
+"""Graphical spokes Anaconda loads from the installed add-on."""
