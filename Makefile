@@ -82,5 +82,34 @@ install:
 	install -m 0644 data/$(DBUS_NAME).service $(DESTDIR)$(ANACONDA_DIR)/dbus/services/
 	install -m 0644 data/$(DBUS_NAME).conf $(DESTDIR)$(ANACONDA_DIR)/dbus/confs/
 
+.PHONY: updates potfile rpm
+# updates.img for a stock installer (boot with inst.updates=URL): the add-on as
+# `install` lays it out, as a gzip'd newc cpio rooted at /. Nothing else: the
+# add-on's Python deps (dasbus, pykickstart, blivet, simpleline, gi) are in
+# every Anaconda image already.
+updates:
+	rm -rf $(OUT)/updates && $(MAKE) --no-print-directory install DESTDIR=$(abspath $(OUT))/updates
+	cd $(OUT)/updates && find . -mindepth 1 | LC_ALL=C sort | \
+		cpio -o -H newc -R 0:0 --reproducible --quiet | gzip -9n > ../updates.img
+	@echo "$(OUT)/updates.img"
+
+# Every user-visible string of the spokes (Python _/N_ and the glade files).
+POTFILE := po/$(ADDON_PKG).pot
+potfile:
+	mkdir -p $(dir $(POTFILE))
+	xgettext --from-code=UTF-8 --keyword=_ --keyword=N_ --package-name=ovirt-node-anaconda-addon \
+		--sort-by-file -o $(POTFILE) \
+		$$(find $(ADDON_PKG)/ui $(ADDON_PKG)/tui $(ADDON_PKG)/gui -name '*.py' -o -name '*.glade' | LC_ALL=C sort)
+
+# The noarch RPM of the add-on, built from a source tarball of what `install` needs.
+RPM_NAME := ovirt-node-anaconda-addon
+RPM_VERSION = $(shell sed -n 's/^Version: *//p' $(RPM_NAME).spec)
+rpm:
+	rm -rf $(OUT)/rpmbuild && mkdir -p $(OUT)/rpmbuild/SOURCES
+	tar -czf $(OUT)/rpmbuild/SOURCES/$(RPM_NAME)-$(RPM_VERSION).tar.gz --exclude=__pycache__ \
+		--exclude='*.pyc' --transform 's,^,$(RPM_NAME)-$(RPM_VERSION)/,' Makefile data $(ADDON_PKG)
+	rpmbuild -bb --quiet --define "_topdir $(abspath $(OUT))/rpmbuild" $(RPM_NAME).spec
+	@ls $(OUT)/rpmbuild/RPMS/noarch/*.rpm
+
 clean:
 	rm -rf $(OUT) build *.egg-info
