@@ -80,10 +80,10 @@ class NodeTextForm:
         self._show(self._presenter.set_image(url, self.view.checksum))
 
     def _edit_checksum(self, _data):
-        checksum = self._ask(_("Checksum as sha256:HEX (empty: do not verify)"))
         if not self.view.image_url:
             self._show(_("Set the image URL first."))
             return
+        checksum = self._ask(_("Checksum as sha256:HEX (empty: do not verify)"))
         self._show(self._presenter.set_image(self.view.image_url, checksum))
 
     def _edit_names(self, _data):
