@@ -48,7 +48,7 @@ def stream_sparse(source, target, reporter, block=DEFAULT_BLOCK, step="deploy"):
                         f"root filesystem ({format_size(total)})")
     zeros = bytes(block)
     written = done = 0
-    with _BlockReader(source, block) as reader, _open_target(target) as output:
+    with _BlockReader(source, block) as reader, _TargetWriter(target) as output:
         for offset, data in reader:
             if data != zeros[:len(data)]:
                 output.write_at(data, offset)
@@ -115,7 +115,7 @@ class _BlockReader:
             yield item
 
 
-class _open_target:  # pylint: disable=invalid-name
+class _TargetWriter:
     """TARGET opened for positioned writes; block devices with O_DIRECT.
 
     O_DIRECT needs page-aligned buffers and lengths that are a multiple of the

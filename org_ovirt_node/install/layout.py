@@ -89,6 +89,10 @@ def schedule_layout(storage, disks, options, image):
     data_needed = int(((getattr(image, "rootfs_used", 0) or 0)
                        + NEW_FS_ALLOCATION * (len(volumes) + 1)) * (1 + DATA_RESERVE_FRACTION))
 
+    rootfs = getattr(image, "rootfs_size", 0) or 0
+    if root_size < rootfs:
+        raise NodeError(f"the root size {format_size(root_size)} is smaller than the image's "
+                        f"root filesystem ({format_size(rootfs)})")
     # metadata is needed twice: the pool's own and LVM's spare copy (pmspare)
     pool_data = vg_size - swap_size - 2 * metadata - VG_SLACK
     plan = Plan(disks={disk.path: int(disk.size) for disk in disks}, nvr=nvr,

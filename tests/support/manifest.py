@@ -21,7 +21,8 @@ def _xattrs(path):
     return {name: os.getxattr(path, name, follow_symlinks=False).hex() for name in sorted(names)}
 
 
-def _sha256(path):
+def sha256(path):
+    """Hex SHA-256 of the file at PATH."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -47,7 +48,7 @@ def build_manifest(root, exclude=()):
             facts = {"mode": oct(info.st_mode), "uid": info.st_uid, "gid": info.st_gid,
                      "xattrs": _xattrs(path)}
             if stat.S_ISREG(info.st_mode):
-                facts.update(size=info.st_size, sha256=_sha256(path), mtime=int(info.st_mtime),
+                facts.update(size=info.st_size, sha256=sha256(path), mtime=int(info.st_mtime),
                              sparse=info.st_blocks * 512 < info.st_size)
                 if info.st_nlink > 1:
                     inodes.setdefault((info.st_dev, info.st_ino), []).append(rel)

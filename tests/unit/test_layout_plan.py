@@ -139,3 +139,9 @@ def test_swap_suggestion(memory, swap):
 def test_options_validation(args, fragment):
     with pytest.raises(NodeError, match=fragment):
         InstallOptions(**args).validate()
+
+
+def test_root_size_below_image_is_refused(tmp_path):
+    image = SimpleNamespace(nvr=IMAGE.nvr, rootfs_size=7 * GiB, rootfs_used=GiB)
+    with pytest.raises(NodeError, match="smaller than the image"):
+        plan_for(tmp_path, [64 * GiB], image=image, root_size=6 * GiB)

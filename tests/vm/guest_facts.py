@@ -1,7 +1,7 @@
 """Runs inside the VM after an install: collects what LVM and the disks say.
 
 The host-side tests assert on facts.json; nothing here decides pass or fail.
-Usage: python3 guest_facts.py VG OUTDIR
+Usage: python3 guest_facts.py VG OUTDIR [NAME]   (writes OUTDIR/NAME, default facts.json)
 """
 
 import glob
@@ -32,7 +32,7 @@ def fs_uuid(device):
     return sh("blkid", "-s", "UUID", "-o", "value", device).strip()
 
 
-def main(vg, outdir):
+def main(vg, outdir, name="facts.json"):
     facts = {}
     facts["lvs"] = lvm_json("lvs", "-a", "-o", "lv_name,lv_tags,origin,lv_attr,lv_size,"
                             "lv_permissions,lv_skip_activation,lv_active,pool_lv,"
@@ -80,9 +80,9 @@ def main(vg, outdir):
     for point in reversed(mounted_points):
         sh("umount", root + point)
     sh("umount", root)
-    with open(os.path.join(outdir, "facts.json"), "w", encoding="utf-8") as handle:
+    with open(os.path.join(outdir, name), "w", encoding="utf-8") as handle:
         json.dump(facts, handle, indent=1, sort_keys=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

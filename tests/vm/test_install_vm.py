@@ -6,7 +6,6 @@ One VM runs every install scenario (boots are slow under TCG); the guest only
 records facts into files, and the assertions below read them.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -17,20 +16,29 @@ import pytest
 from org_ovirt_node.util.bls import parse_bls
 from org_ovirt_node.util.grubenv import parse_grubenv
 from tests.support.demo import ensure_demo_image
-from tests.support.manifest import build_manifest
+from tests.support.manifest import build_manifest, sha256
 from tests.support.vm import run_in_vm, sparse_disk
 
 pytestmark = pytest.mark.vm
 GiB = 1 << 30
+TREE_NVR = "ovirt-node-ng-tree-4.5.5-0.1"
 
 GUEST_SCRIPT = r"""
 cd "$OUT"
 step() { name=$1; shift; "$@" > "$name.out" 2> "$name.err"; echo $? > "$name.rc"; }
 step dirty ovirt-node install --image "$IMAGE" --disk /dev/vdb --yes
+step midfail ovirt-node install --image "$CORRUPT_IMAGE" --disk /dev/vdd --vg failvg \
+    --swap 1GiB --volumes minimal --yes
+wipefs --no-act --json /dev/vdd > midfail.wipefs 2>&1
+lvm vgs failvg > /dev/null 2>&1; echo $? > midfail.vgs.rc
 step badimage ovirt-node install --image "$BAD_IMAGE" --disk /dev/vdc --yes
 step noconfirm ovirt-node install --image "$IMAGE" --disk /dev/vda < /dev/null
 step dryrun ovirt-node install --image "$IMAGE" --disk /dev/vda --dry-run --json
 step install ovirt-node install --image "$IMAGE" --disk /dev/vda --yes --json
+step tree ovirt-node install --image "$TREE_IMAGE" --disk /dev/vde --vg treevg --swap 1GiB \
+    --volumes minimal --yes
+step tree_facts python3 "$REPO/tests/vm/guest_facts.py" treevg "$OUT" tree-facts.json
+lvm vgchange -an treevg > /dev/null 2>&1
 step status ovirt-node status --json
 step status_text ovirt-node status
 step facts python3 "$REPO/tests/vm/guest_facts.py" onn "$OUT"
@@ -39,12 +47,33 @@ echo GUEST-DONE > done
 """
 
 
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def make_corrupt_image(source, path):
+    """A copy of SOURCE whose middle zstd data block is damaged, without a .sha256.
+
+    It inspects fine (the metadata inspection reads is intact), but reading
+    the root filesystem fails part-way with an I/O error: bad install media.
+    """
+    data = bytearray(open(source, "rb").read())
+    frames = [m.start() for m in re.finditer(re.escape(b"\x28\xb5\x2f\xfd"), data)]
+    middle = min(frames, key=lambda offset: abs(offset - len(data) // 2))
+    data[middle:middle + 32] = bytes(32)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def make_tree_image(tree, nvr, workdir):
+    """A plain-tree image: a squashfs whose top is the root tree itself."""
+    staged = workdir / "tree-image-root"
+    subprocess.run(["cp", "-a", tree, str(staged)], check=True)
+    meta = staged / "usr/share/imgbase/build/meta"
+    meta.mkdir(parents=True, exist_ok=True)
+    (meta / "nvr").write_text(nvr + "\n")
+    path = workdir / "tree.squashfs"
+    subprocess.run(["mksquashfs", str(staged), str(path), "-comp", "zstd", "-noappend",
+                    "-quiet", "-no-progress"], check=True)
+    subprocess.run(["rm", "-rf", str(staged)], check=True)
+    return str(path)
 
 
 def make_dirty_disk(path):
@@ -58,16 +87,22 @@ def make_dirty_disk(path):
 @pytest.fixture(scope="module")
 def vm_run(tmp_path_factory):
     """Run all scenarios in one VM; return (outdir, disks, hashes before, console)."""
-    image, _ = ensure_demo_image()
+    image, tree = ensure_demo_image()
     work = tmp_path_factory.mktemp("vm")
+    tree_image = make_tree_image(tree, TREE_NVR, work)
     bad_image = work / "bad.squashfs"
     bad_image.write_bytes(os.urandom(64 * 1024))
+    corrupt_image = make_corrupt_image(image, str(work / "corrupt.squashfs"))
     disks = {"target": sparse_disk(str(work / "node.img"), 32 * GiB),
              "dirty": make_dirty_disk(str(work / "dirty.img")),
-             "blank": sparse_disk(str(work / "blank.img"), GiB)}
+             "blank": sparse_disk(str(work / "blank.img"), GiB),
+             "midfail": sparse_disk(str(work / "midfail.img"), 16 * GiB),
+             "tree": sparse_disk(str(work / "tree.img"), 16 * GiB)}
     before = {name: sha256(disks[name]) for name in ("dirty", "blank")}
-    result = run_in_vm(GUEST_SCRIPT, [disks["target"], disks["dirty"], disks["blank"]],
-                       str(work), env={"IMAGE": image, "BAD_IMAGE": str(bad_image)})
+    result = run_in_vm(GUEST_SCRIPT, [disks["target"], disks["dirty"], disks["blank"],
+                                      disks["midfail"], disks["tree"]], str(work),
+                       env={"IMAGE": image, "BAD_IMAGE": str(bad_image),
+                            "CORRUPT_IMAGE": corrupt_image, "TREE_IMAGE": tree_image})
     assert (work / "done").exists(), result.stdout[-3000:]
     return work, disks, before, result.stdout
 
@@ -162,14 +197,13 @@ def test_fstab_and_boot_entry(vm_run):
     assert "thin_pool_autoextend_threshold = 70" in data["profile"]
 
 
-def test_every_source_file_is_in_the_layer_identical(vm_run):
-    _, tree = ensure_demo_image()
+def assert_same_files(tree, got):
+    """Every file of TREE is in the installed view GOT, identical in every fact kept."""
     expected = build_manifest(tree, ["boot"])
-    got = facts(vm_run[0])["manifest"]
-    # the installer rewrites fstab and adds the pool profile and the NVR record
+    # the installer rewrites fstab and adds the pool profile; the image adds its NVR
     for path in ("etc/fstab", "etc/lvm", "etc/lvm/profile", "etc/lvm/profile/imgbased-pool.profile",
                  "usr/share/imgbase", "usr/share/imgbase/build", "usr/share/imgbase/build/meta",
-                 "usr/share/imgbase/build/meta/nvr"):
+                 "usr/share/imgbase/build/meta/nvr", "lost+found"):
         expected.pop(path, None)
         got.pop(path, None)
     for facts_ in list(expected.values()) + list(got.values()):
@@ -180,6 +214,21 @@ def test_every_source_file_is_in_the_layer_identical(vm_run):
     assert not missing and not extra, (missing[:20], extra[:20])
     different = [path for path in expected if expected[path] != got[path]]
     assert not different, [(p, expected[p], got[p]) for p in different[:5]]
+
+
+def test_every_source_file_is_in_the_layer_identical(vm_run):
+    _, tree = ensure_demo_image()
+    assert_same_files(tree, facts(vm_run[0])["manifest"])
+
+
+def test_plain_tree_image_is_copied_file_wise(vm_run):
+    work = vm_run[0]
+    assert read(work, "tree.rc").strip() == "0", read(work, "tree.err")
+    assert "copying the plain root tree file by file" in read(work, "tree.err")
+    data = json.loads(read(work, "tree-facts.json"))
+    assert data["tagged_bases"] == [TREE_NVR] or TREE_NVR in data["tagged_bases"]
+    _, tree = ensure_demo_image()
+    assert_same_files(tree, data["manifest"])
 
 
 def test_status_reads_layout_from_tags(vm_run):
@@ -211,6 +260,19 @@ def test_bad_image_is_refused_and_disk_unchanged(vm_run):
     [error] = error_lines(read(work, "badimage.err"))
     assert "not a squashfs" in error
     assert sha256(disks["blank"]) == before["blank"]
+
+
+def test_failure_after_writing_removes_what_was_created(vm_run):
+    work = vm_run[0]
+    assert read(work, "midfail.rc").strip() == "1"
+    stderr = read(work, "midfail.err")
+    [error] = error_lines(stderr)
+    assert "reading the image failed" in error, stderr
+    assert "cleanup: removed the volume group and wiped /dev/vdd" in stderr, stderr
+    assert "==> Writing the image" in stderr          # it failed after writing began
+    left = read(work, "midfail.wipefs").strip()      # no signature left on the disk
+    assert not left or json.loads(left)["signatures"] == [], left
+    assert read(work, "midfail.vgs.rc").strip() != "0"  # the VG is gone
 
 
 def test_no_confirmation_without_yes(vm_run):
