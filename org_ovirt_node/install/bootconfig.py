@@ -21,9 +21,8 @@ _OWN_ARGS = ("root", "rd.lvm.lv", "rootflags", "img.bootid", "BOOT_IMAGE")
 _INITRD_NAMES = ("initramfs-{kver}.img", "initrd.img-{kver}", "initrd-{kver}")
 
 
-def find_kernels(root):
-    """[(kver, kernel path, initrd path)] in ROOT/boot, newest kernel first."""
-    boot = os.path.join(root, "boot")
+def find_kernels(boot):
+    """[(kver, kernel path, initrd path)] in the directory BOOT, newest kernel first."""
     found = []
     for name in os.listdir(boot) if os.path.isdir(boot) else []:
         match = re.match(r"^vmlinuz-(.+)$", name)
@@ -73,9 +72,11 @@ def write_fstab(root, entries):
         handle.write(merge_fstab(existing, entries))
 
 
-def install_boot_entries(root, boot, vg, layer, nvr):
+def install_boot_entries(root, boot, vg, layer, nvr, kernel_dir=None):
     """Copy the layer's kernels to BOOT/<layer>/ and write one BLS entry each.
 
+    The kernels are taken from KERNEL_DIR (default ROOT/boot: the image's own
+    /boot; after Anaconda's liveimg they are on the /boot partition instead).
     Returns the entries, newest kernel first; the first becomes grub's default.
     """
     target = os.path.join(boot, layer)
@@ -85,7 +86,7 @@ def install_boot_entries(root, boot, vg, layer, nvr):
     os.makedirs(entries_dir, exist_ok=True)
     options = " ".join(constants.layer_kernel_args(vg, layer) + image_kernel_args(root))
     entries = []
-    for kver, kernel, initrd in find_kernels(root):
+    for kver, kernel, initrd in find_kernels(kernel_dir or os.path.join(root, "boot")):
         for source in (kernel, initrd):
             shutil.copy2(source, os.path.join(target, os.path.basename(source)))
         entry = BlsEntry(entry_id=f"{layer}-{kver}", title=f"{nvr} ({kver})", version=kver,

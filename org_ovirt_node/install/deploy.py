@@ -17,7 +17,7 @@ import threading
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.sizes import MiB, format_size
 from org_ovirt_node.util.mounts import mounted
-from org_ovirt_node.util.run import run
+from org_ovirt_node.util.run import output, run
 
 DEFAULT_BLOCK = 1 * MiB
 DIRECT_ALIGN = 4096   # O_DIRECT offsets and lengths: a multiple of this
@@ -182,7 +182,18 @@ def grow_and_reidentify(device):
 
 
 def new_uuid(device):
-    """Give the ext4 on DEVICE a new UUID (after the check tune2fs requires)."""
+    """Give the filesystem on DEVICE (a new snapshot) a new UUID.
+
+    ext4: the check tune2fs requires, then a random UUID. XFS refuses to mount
+    a second filesystem with one UUID and a snapshot of a mounted XFS has a
+    dirty log: mount it once with nouuid to replay the log, then generate.
+    """
+    kind = output(["blkid", "-p", "-s", "TYPE", "-o", "value", device])
+    if kind == "xfs":
+        with mounted(device, options="nouuid"):
+            pass
+        run(["xfs_admin", "-U", "generate", device])
+        return
     fsck = run(["e2fsck", "-f", "-y", device], check=False)
     if fsck.returncode not in (0, 1):
         raise NodeError(f"e2fsck found errors it could not fix on {device}")

@@ -64,6 +64,10 @@ class InstallOptions:
             raise NodeError("no disk given: name one or more with --disk")
         if len(set(self.disks)) != len(self.disks):
             raise NodeError("a disk is named twice")
+        self.validate_names()
+
+    def validate_names(self):
+        """The checks that do not involve disks (adopting an installed root has none)."""
         check_lvm_name("volume group", self.vg)
         check_lvm_name("thin pool", self.pool)
         if self.profile not in constants.VOLUME_PROFILES:

@@ -17,14 +17,29 @@ def nested_children(mount_point, all_mount_points):
     return sorted(other[len(prefix):] for other in all_mount_points if other.startswith(prefix))
 
 
-def seed_volume(root, mount_point, device, all_mount_points):
-    """Copy ROOT<mount_point> onto DEVICE (a fresh filesystem), then empty the source."""
+def seed_volume(root, mount_point, device, all_mount_points, empty_source=True):
+    """Copy ROOT<mount_point> onto DEVICE (a fresh filesystem), then empty the source.
+
+    With EMPTY_SOURCE false the source stays until clear_source() is called,
+    so a caller that can still fail keeps a state it can undo.
+    """
     source = os.path.join(root, mount_point.lstrip("/"))
     os.makedirs(source, exist_ok=True)
     excludes = [f"--exclude=/{child}/*" for child in nested_children(mount_point,
                                                                       all_mount_points)]
     with mounted(device) as target:
         run(["rsync", "-aHAXS", "--numeric-ids", *excludes, f"{source}/", f"{target}/"])
+    if empty_source:
+        clear_source(root, mount_point, all_mount_points)
+
+
+def clear_source(root, mount_point, all_mount_points):
+    """Empty ROOT<mount_point> after its content moved to its own volume.
+
+    The directories of nested mount points stay, with what they hold: they
+    are moved (or kept) by their own volumes.
+    """
+    source = os.path.join(root, mount_point.lstrip("/"))
     keep = {os.path.join(source, child) for child in nested_children(mount_point,
                                                                       all_mount_points)}
     _empty_directory(source, keep)

@@ -72,8 +72,8 @@ class KickstartModuleInterface(InterfaceTemplate):
         return []
 
     def InstallWithTasks(self) -> List[ObjPath]:
-        """Tasks run in "Configuring addons" (the node install: not yet offered)."""
-        return []
+        """Tasks run in "Configuring addons": make the installed thin root a node."""
+        return self.implementation.install_with_tasks()
 
     def TeardownWithTasks(self) -> List[ObjPath]:
         """Tasks run at the end: none."""

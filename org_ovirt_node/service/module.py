@@ -6,6 +6,8 @@ spoke and generating can never disagree. Every value a spoke sets is checked
 with the section's own rules and refused with a NodeError.
 """
 
+import os
+
 from dasbus.server.container import DBusContainer
 from dasbus.signal import Signal
 
@@ -17,7 +19,11 @@ from org_ovirt_node.ks.url import check_checksum, parse_image_url
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.service.kickstart import read_kickstart_text
 from org_ovirt_node.service.structures import PlanData, PlannedDeviceData
-from org_ovirt_node.service.tasks import verify_image_task
+from org_ovirt_node.service.tasks import adopt_root_task, verify_image_task
+
+# Where Anaconda mounts the system being installed (conf.target.system_root);
+# OVIRT_NODE_SYSROOT points elsewhere for tests and other installers.
+TARGET_ROOT = os.environ.get("OVIRT_NODE_SYSROOT", "/mnt/sysroot")
 
 
 class OvirtNodeModule:
@@ -57,6 +63,11 @@ class OvirtNodeModule:
         task = verify_image_task(self.addon.image_url, self.addon.checksum) \
             if self.addon.image_url else None
         return self._tasks.to_object_path_list([task] if task else [])
+
+    def install_with_tasks(self):
+        """Object paths of the tasks run after the payload: adopt the root."""
+        tasks = [adopt_root_task(self.addon, TARGET_ROOT)] if self.addon.image_url else []
+        return self._tasks.to_object_path_list(tasks)
 
     def stop(self):
         """Leave the main loop; the process ends."""

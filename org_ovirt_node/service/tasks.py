@@ -1,13 +1,16 @@
 """The work the service offers as tasks, each a thin call into the engine.
 
 Anaconda runs an add-on's configuration tasks before it touches storage, so a
-bad or corrupt local image stops the install before any disk is written.
+bad or corrupt local image stops the install before any disk is written. Its
+install tasks run in "Configuring addons", after the payload (liveimg) filled
+the thin root: that is where the root becomes a node's base and layer.
 """
 
 import os
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image.checksum import sha256_file
+from org_ovirt_node.install.options import InstallOptions
 from org_ovirt_node.ks.url import parse_image_url
 from org_ovirt_node.service.task import NodeTask
 
@@ -37,3 +40,19 @@ def verify_image_task(image_url, checksum):
                             f"but the kickstart says {checksum}")
 
     return NodeTask("Verify the node image", ("image", "checksum"), work)
+
+
+def adopt_root_task(addon, sysroot):
+    """A task making the thin root installed at SYSROOT a node (base + layer),
+    with the volumes, sizes and names of the section ADDON."""
+    options = InstallOptions(disks=[], vg=addon.vg, pool=addon.pool, profile="none",
+                             volume_sizes=dict(addon.volumes), fstype=addon.fstype)
+
+    def work(reporter):
+        options.validate_names()
+        # Imported here: blivet is only needed once the install runs.
+        from org_ovirt_node.install.adopt import adopt_root  # pylint: disable=import-outside-toplevel
+        reporter.info(adopt_root(sysroot, options, reporter).summary())
+
+    return NodeTask("Make the installed root an oVirt Node", ("check", "layer", "volumes",
+                                                              "boot"), work)

@@ -24,6 +24,14 @@ class FstabEntry:
                 f"{self.dump} {self.passno}")
 
 
+def _mount_order(entry):
+    """Parents before children (what `mount -a` needs), swap last."""
+    if not entry.mountpoint.startswith("/"):
+        return (1, 0, entry.mountpoint)
+    depth = 0 if entry.mountpoint == "/" else entry.mountpoint.count("/")
+    return (0, depth, entry.mountpoint)
+
+
 def merge_fstab(existing_text, entries):
     """Return fstab text: ENTRIES, plus lines of EXISTING_TEXT for other mount points."""
     ours = {entry.mountpoint for entry in entries}
@@ -36,5 +44,5 @@ def merge_fstab(existing_text, entries):
     while kept and not kept[-1].strip():
         kept.pop()
     header = ["# Written by ovirt-node install; thin volumes are mounted with discard."]
-    body = [entry.render() for entry in entries]
+    body = [entry.render() for entry in sorted(entries, key=_mount_order)]
     return "\n".join(header + body + ([""] + kept if kept else [])) + "\n"

@@ -11,11 +11,14 @@ import sys
 import time
 
 import pytest
+from dasbus.loop import EventLoop
+from gi.repository import GLib
 
 from org_ovirt_node import dbus_ids
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START_TIMEOUT = 60
+SIGNAL_TIMEOUT = 60
 
 
 @contextlib.contextmanager
@@ -38,6 +41,8 @@ def private_bus(directory):
 def service_environment(bus_address):
     """The environment Anaconda's start-module gives the service."""
     env = dict(os.environ, DBUS_ANACONDA_SESSION_BUS_ADDRESS=bus_address, PYTHONPATH=ROOT)
+    # No installed system here: the install task must find nothing mounted.
+    env.setdefault("OVIRT_NODE_SYSROOT", "/run/ovirt-node-tests/no-sysroot")
     env.pop("DBUS_STARTER_ADDRESS", None)
     return env
 
@@ -62,3 +67,22 @@ def stop_service(process, proxy):
     """Quit the service the way the boss does and check it exits cleanly."""
     proxy.Quit()
     assert process.wait(timeout=START_TIMEOUT) == 0
+
+
+def run_task(client, path, timeout=SIGNAL_TIMEOUT):
+    """Start the task at PATH as the boss does; record its signals until Stopped."""
+    task = client.get_proxy(dbus_ids.SERVICE_NAME, path,
+                            interface_name=dbus_ids.TASK_INTERFACE)
+    events = []
+    loop = EventLoop()
+    task.Started.connect(lambda: events.append("started"))
+    task.ProgressChanged.connect(lambda step, message: events.append((step, message)))
+    task.Failed.connect(lambda: events.append("failed"))
+    task.Succeeded.connect(lambda: events.append("succeeded"))
+    task.Stopped.connect(lambda: (events.append("stopped"), loop.quit()))
+    source = GLib.timeout_add_seconds(timeout, loop.quit)
+    task.Start()
+    loop.run()
+    GLib.source_remove(source)
+    assert events[-1] == "stopped", f"no Stopped within {timeout}s: {events}"
+    return task, events

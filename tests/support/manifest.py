@@ -63,5 +63,35 @@ def build_manifest(root, exclude=()):
     return entries
 
 
+# Paths the installer writes or the image build adds on purpose.
+INSTALLER_PATHS = ("etc/fstab", "etc/lvm", "etc/lvm/profile",
+                   "etc/lvm/profile/imgbased-pool.profile", "usr/share/imgbase",
+                   "usr/share/imgbase/build", "usr/share/imgbase/build/meta",
+                   "usr/share/imgbase/build/meta/nvr", "lost+found")
+
+
+def assert_same_files(tree, got, ignore_keys=()):
+    """Every file of TREE is in the installed view GOT (a manifest), identical.
+
+    /boot is compared elsewhere (it is the boot partition on a node), the
+    paths the installer writes are left out, directories' mtimes are not kept
+    by any copy, and IGNORE_KEYS drops facts a given install path cannot keep.
+    """
+    expected = build_manifest(tree, ["boot"])
+    for path in INSTALLER_PATHS:
+        expected.pop(path, None)
+        got.pop(path, None)
+    for facts in list(expected.values()) + list(got.values()):
+        if "sha256" not in facts:
+            facts.pop("mtime", None)
+        for key in ignore_keys:
+            facts.pop(key, None)
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing and not extra, (missing[:20], extra[:20])
+    different = [path for path in expected if expected[path] != got[path]]
+    assert not different, [(p, expected[p], got[p]) for p in different[:5]]
+
+
 if __name__ == "__main__":
     json.dump(build_manifest(sys.argv[1], sys.argv[2:]), sys.stdout, sort_keys=True)

@@ -35,6 +35,16 @@ def test_fstab_replaces_our_mount_points_and_keeps_others():
     assert "/dev/sda1 / ext4 defaults 0 0" not in lines
 
 
+def test_fstab_lists_parents_before_children_and_swap_last():
+    text = merge_fstab("", [FstabEntry("/dev/onn/var_log", "/var/log", "ext4"),
+                            FstabEntry("/dev/onn/swap", "none", "swap"),
+                            FstabEntry("/dev/onn/var", "/var", "ext4"),
+                            FstabEntry("/dev/onn/l", "/", "ext4"),
+                            FstabEntry("UUID=1", "/boot", "ext4")])
+    order = [line.split()[1] for line in text.splitlines()[1:] if line]
+    assert order == ["/", "/boot", "/var", "/var/log", "none"]
+
+
 def test_grubenv_is_1024_bytes_and_round_trips():
     block = render_grubenv({"saved_entry": LAYER + "-6.1", "boot_success": "0"})
     assert len(block) == 1024 and block.startswith(b"# GRUB Environment Block\n")
@@ -66,7 +76,7 @@ def test_debian_initrd_names_are_found(tmp_path):
     os.makedirs(root / "boot")
     (root / "boot/vmlinuz-6.1.0-1-amd64").write_bytes(b"k")
     (root / "boot/initrd.img-6.1.0-1-amd64").write_bytes(b"i")
-    [(kver, _, initrd)] = bootconfig.find_kernels(str(root))
+    [(kver, _, initrd)] = bootconfig.find_kernels(str(root / "boot"))
     assert kver == "6.1.0-1-amd64" and initrd.endswith("initrd.img-6.1.0-1-amd64")
 
 
@@ -77,7 +87,7 @@ def test_missing_kernel_or_initrd(tmp_path, files, fragment):
     for name in files:
         (tmp_path / "boot" / name).write_bytes(b"x")
     with pytest.raises(NodeError, match=fragment):
-        bootconfig.find_kernels(str(tmp_path))
+        bootconfig.find_kernels(str(tmp_path / "boot"))
 
 
 def test_write_fstab_into_layer(tmp_path):

@@ -13,7 +13,7 @@ from org_ovirt_node import dbus_ids
 from org_ovirt_node.service.interface import CONTRACT_INTERFACE
 from org_ovirt_node.service.server import main
 from org_ovirt_node.service.structures import KickstartReport, PlanData
-from tests.support.addon_service import start_service, stop_service
+from tests.support.addon_service import run_task, start_service, stop_service
 
 pytestmark = pytest.mark.integration
 
@@ -43,25 +43,6 @@ def messages(report, kind):
     report = KickstartReport.from_structure(report)
     found = report.error_messages if kind == "error-messages" else report.warning_messages
     return [(message.line_number, message.message) for message in found]
-
-
-def run_task(client, path):
-    """Start the task at PATH and record its signals until Stopped."""
-    task = client.get_proxy(dbus_ids.SERVICE_NAME, path,
-                            interface_name=dbus_ids.TASK_INTERFACE)
-    events = []
-    loop = EventLoop()
-    task.Started.connect(lambda: events.append("started"))
-    task.ProgressChanged.connect(lambda step, message: events.append((step, message)))
-    task.Failed.connect(lambda: events.append("failed"))
-    task.Succeeded.connect(lambda: events.append("succeeded"))
-    task.Stopped.connect(lambda: (events.append("stopped"), loop.quit()))
-    timeout = GLib.timeout_add_seconds(SIGNAL_TIMEOUT, loop.quit)
-    task.Start()
-    loop.run()
-    GLib.source_remove(timeout)
-    assert events[-1] == "stopped", f"no Stopped within {SIGNAL_TIMEOUT}s: {events}"
-    return task, events
 
 
 def test_claims_only_its_addon(service):
@@ -134,7 +115,7 @@ def test_verify_task_succeeds(service, client, tmp_path):
     assert progress[-1][0] == 2 and progress[-1][1].endswith("(100%)")
     assert task.IsRunning is False
     task.Finish()
-    assert service.InstallWithTasks() == []
+    assert len(service.InstallWithTasks()) == 1
     assert service.ConfigureBootloaderWithTasks(["6.1"]) == []
     assert service.TeardownWithTasks() == []
 
@@ -247,3 +228,16 @@ def test_kickstarted_change_is_signalled_under_both_names(service, client):
     loop.run()
     GLib.source_remove(timeout)
     assert sorted(changed) == sorted([dbus_ids.KICKSTART_MODULE_INTERFACE, CONTRACT_INTERFACE])
+
+
+def test_install_task_fails_cleanly_without_an_installed_root(service, client, tmp_path):
+    """The adopt task reports why it cannot run; the service stays up."""
+    image = tmp_path / "node.squashfs"
+    image.write_bytes(b"x")
+    service.SetImage(f"file://{image}", "")
+    [path] = service.InstallWithTasks()
+    task, events = run_task(client, path)
+    assert "failed" in events and "succeeded" not in events
+    reasons = [event[1] for event in events if isinstance(event, tuple)]
+    assert any("nothing is mounted at" in reason for reason in reasons), events
+    assert service.GenerateKickstart().startswith("%addon org_ovirt_node")

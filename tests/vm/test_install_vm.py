@@ -16,7 +16,7 @@ import pytest
 from org_ovirt_node.util.bls import parse_bls
 from org_ovirt_node.util.grubenv import parse_grubenv
 from tests.support.demo import ensure_demo_image
-from tests.support.manifest import build_manifest, sha256
+from tests.support.manifest import assert_same_files, sha256
 from tests.support.vm import run_in_vm, sparse_disk
 
 pytestmark = pytest.mark.vm
@@ -195,25 +195,6 @@ def test_fstab_and_boot_entry(vm_run):
     assert parse_grubenv(data["grubenv"].encode())["saved_entry"] == f"{layer}-{kver}"
     assert sorted(data["boot_files"]) == [f"initramfs-{kver}.img", f"vmlinuz-{kver}"]
     assert "thin_pool_autoextend_threshold = 70" in data["profile"]
-
-
-def assert_same_files(tree, got):
-    """Every file of TREE is in the installed view GOT, identical in every fact kept."""
-    expected = build_manifest(tree, ["boot"])
-    # the installer rewrites fstab and adds the pool profile; the image adds its NVR
-    for path in ("etc/fstab", "etc/lvm", "etc/lvm/profile", "etc/lvm/profile/imgbased-pool.profile",
-                 "usr/share/imgbase", "usr/share/imgbase/build", "usr/share/imgbase/build/meta",
-                 "usr/share/imgbase/build/meta/nvr", "lost+found"):
-        expected.pop(path, None)
-        got.pop(path, None)
-    for facts_ in list(expected.values()) + list(got.values()):
-        if "sha256" not in facts_:
-            facts_.pop("mtime", None)
-    missing = sorted(set(expected) - set(got))
-    extra = sorted(set(got) - set(expected))
-    assert not missing and not extra, (missing[:20], extra[:20])
-    different = [path for path in expected if expected[path] != got[path]]
-    assert not different, [(p, expected[p], got[p]) for p in different[:5]]
 
 
 def test_every_source_file_is_in_the_layer_identical(vm_run):
