@@ -1,17 +1,21 @@
-"""Asking xorriso about an ISO and copying single files out of it.
+"""Asking xorriso about an ISO, copying single files out, writing a new one.
 
 Everything we need to know about an input ISO - its label, its file list, how
 it boots - comes from one xorriso run, so a remaster reads the directory tree
-once and extracts only the handful of small files it edits.
+once and extracts only the handful of small files it edits; the new ISO is
+written by one more xorriso run, streamed through this process.
 """
 
+import fcntl
 import os
 import re
 import shlex
 import subprocess
+import threading
 from dataclasses import dataclass, field
 
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.iso import streamcopy
 from org_ovirt_node.util.run import run
 
 SECTOR = 2048
@@ -132,27 +136,72 @@ def copy_range(iso, offset, size, dest):
             remaining -= len(chunk)
 
 
-_WRITING = re.compile(r"Writing:\s+\d+s\s+([\d.]+)%")
+PIPE_SIZE = 1 << 20   # Linux's default pipe-max-size; fewer wake-ups than 64 KiB
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Python 3.10 names it
 
 
-def write(cmd, reporter, step, total):
-    """Run the xorriso write command CMD, turning its pacifier into byte progress.
+def write(indev, args, output, reporter, step, total, media_sum=None):
+    """Have xorriso write the ISO made of INDEV and ARGS into the new file OUTPUT.
 
-    xorriso reports percent done once a second; TOTAL (the expected size in
-    bytes) turns that into the byte counts every reporter shows. A failure
-    becomes a NodeError with xorriso's own reason.
+    xorriso writes into a pipe that streamcopy moves into OUTPUT, so
+    MEDIA_SUM (an isomd5.MediaSum, or None) sees every byte as it lands and
+    its 512 bytes go into the PVD at the end - the image is never read back,
+    as implantisomd5 would. A pipe also gets the plain mkisofs layout: on a
+    regular file xorriso would reserve 64 KiB for adding sessions later.
+    Progress is counted in bytes copied against TOTAL, the expected size.
+    A failure becomes a NodeError with xorriso's own reason.
     """
-    process = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, **_ENV})
+    read_fd, write_fd = os.pipe()
+    try:
+        fcntl.fcntl(read_fd, F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        pass  # a lower pipe-max-size only costs wake-ups
+    # -pacifier interval: how often xorriso looks whether the write is over (default 1 s)
+    cmd = ["xorriso", "-no_rc", "-abort_on", "FAILURE", "-pacifier", "interval=0.1",
+           "-indev", indev, "-outdev", f"stdio:/dev/fd/{write_fd}", *args]
+    try:
+        process = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True, pass_fds=(write_fd,),
+                                   env={**os.environ, **_ENV})
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
     problems = []
-    for line in process.stderr:
-        match = _WRITING.search(line)
-        if match:
-            reporter.progress(step, min(total, int(total * float(match.group(1)) / 100)), total)
-        elif re.search(r": (FAILURE|SORRY|FATAL|ABORT) :", line):
-            problems.append(line.split(":", 3)[-1].strip())
-    if process.wait() != 0:
-        reason = problems[-1] if problems else f"exit status {process.returncode}"
-        raise NodeError(f"xorriso could not write the ISO: {reason}")
+    listener = threading.Thread(target=_collect_problems, args=(process.stderr, problems))
+    listener.start()
+    try:
+        # a new file: ext4 flushes a truncated-and-rewritten one on close (auto_da_alloc)
+        out = os.open(output, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                streamcopy.copy(read_fd, out, media_sum.update if media_sum else None,
+                                lambda done: reporter.progress(step, done, total),
+                                every=max(total // 100, 1))
+            except NodeError:
+                if process.wait() == 0:
+                    raise
+                # else the stream was cut short: xorriso's reason tells why
+            if process.wait() != 0:
+                listener.join()
+                reason = problems[-1] if problems else f"exit status {process.returncode}"
+                raise NodeError(f"xorriso could not write the ISO: {reason}")
+            if media_sum:
+                media_sum.implant(out)
+        finally:
+            os.close(out)
+    finally:
+        os.close(read_fd)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        listener.join()
     reporter.progress(step, total, total)
+
+
+def _collect_problems(stderr, problems):
+    """Keep xorriso's FAILURE/SORRY/FATAL/ABORT lines (and drain its stderr)."""
+    for line in stderr:
+        if re.search(r": (FAILURE|SORRY|FATAL|ABORT) :", line):
+            problems.append(line.split(":", 3)[-1].strip())

@@ -10,8 +10,9 @@ The pipeline, in the order it runs:
   write    xorriso reads the input and writes the output in one pass,
            replaying the input's boot setup (El Torito BIOS + EFI, MBR/GPT
            hybrid, appended EFI partition), with only the edited files
-           swapped in - nothing else is extracted;
-  md5      implantisomd5, so the installer's media check works.
+           swapped in - nothing else is extracted; the media check sum
+           implantisomd5 would add is computed from that same stream
+           (isomd5), so the output is never read back.
 The output appears under its name only when complete; a failure leaves
 nothing behind. With SOURCE_DATE_EPOCH set, reruns are byte-identical.
 """
@@ -25,9 +26,9 @@ from typing import List, Optional, Tuple
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image.checksum import write_checksum
 from org_ovirt_node.image.inspect import inspect_image
-from org_ovirt_node.iso import bootmenus, efiboot, isofs, kickstart
+from org_ovirt_node.iso import bootmenus, efiboot, isofs, isomd5, kickstart
 from org_ovirt_node.progress import Reporter
-from org_ovirt_node.util.run import require_tool, run
+from org_ovirt_node.util.run import require_tool
 
 VOLID_MAX = 32
 DEFAULT_KS_NAME = "interactive-defaults.ks"
@@ -83,8 +84,6 @@ def check_options(options):
     """Cheap refusals, before the ISO or image is read."""
     for tool, package in (("xorriso", "xorriso"), ("mtype", "mtools")):
         require_tool(tool, package)
-    if options.md5:
-        require_tool("implantisomd5", "isomd5sum")
     if not os.path.isfile(options.input):
         raise NodeError(f"{options.input}: no such file")
     if os.path.abspath(options.input) == os.path.abspath(options.output):
@@ -222,11 +221,8 @@ class Remaster:
             fd, partial = tempfile.mkstemp(prefix=".remaster-", suffix=".iso", dir=out_dir)
             os.close(fd)
             try:
-                os.unlink(partial)
+                os.unlink(partial)  # isofs.write makes it anew
                 self._write(info, volid, maps, partial)
-                if options.md5:
-                    self.reporter.step("md5", "Implanting the media check sum")
-                    run(["implantisomd5", "--force", partial])
                 os.chmod(partial, 0o644)
                 os.replace(partial, options.output)
             except BaseException:
@@ -310,22 +306,22 @@ class Remaster:
 
     def _write(self, info, volid, maps, output):
         """Write OUTPUT from the input ISO plus MAPS in one xorriso pass."""
-        cmd = ["xorriso", "-no_rc", "-abort_on", "FAILURE", "-stdio_sync", "off",
-               "-pacifier", "xorriso", "-indev", info.path, "-outdev", output,
-               "-boot_image", "any", "replay", "-volid", volid]
+        args = ["-boot_image", "any", "replay", "-volid", volid]
         for part, local in self.appended:
-            cmd += ["-append_partition", str(part.number), part.type_id, local]
+            args += ["-append_partition", str(part.number), part.type_id, local]
         for local, iso_path in maps:
-            cmd += ["-map", local, f"/{iso_path}"]
+            args += ["-map", local, f"/{iso_path}"]
         added = [f"/{iso_path}" for _, iso_path in maps]
-        cmd += ["-chown_r", "0", *added, "--", "-chgrp_r", "0", *added, "--"]
+        args += ["-chown_r", "0", *added, "--", "-chgrp_r", "0", *added, "--"]
         if any(_size(local) >= BIG_FILE for local, _ in maps):
-            cmd += ["-compliance", "iso_9660_level=3"]
+            args += ["-compliance", "iso_9660_level=3"]
         if self.epoch is not None:
-            cmd += ["-alter_date_r", "b", f"={self.epoch}", "/", "--"]
+            args += ["-alter_date_r", "b", f"={self.epoch}", "/", "--"]
         total = os.path.getsize(info.path) + sum(_size(local) for local, _ in maps)
-        self.reporter.step("write", f"Writing {self.options.output}")
-        isofs.write(cmd, self.reporter, "write", total)
+        self.reporter.step("write", f"Writing {self.options.output}" +
+                           (" and its media check sum" if self.options.md5 else ""))
+        media_sum = isomd5.MediaSum() if self.options.md5 else None
+        isofs.write(info.path, args, output, self.reporter, "write", total, media_sum)
 
 
 def _size(path):

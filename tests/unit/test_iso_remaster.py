@@ -178,6 +178,18 @@ def test_source_date_epoch_makes_output_byte_identical(work, tmp_path, monkeypat
     assert one.read_bytes() == two.read_bytes()
 
 
+@pytest.mark.parametrize("flavour", ["el9", "el10"])
+def test_media_check_sum_is_implantisomd5s(work, flavour, tmp_path, monkeypatch):
+    """The sum computed while writing is what implantisomd5 puts on the same ISO."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    ours, theirs = tmp_path / "ours.iso", tmp_path / "theirs.iso"
+    run_remaster(work, flavour, ours, volid=NEW_VOLID)
+    run_remaster(work, flavour, theirs, volid=NEW_VOLID, md5=False)
+    subprocess.run(["implantisomd5", "--force", str(theirs)], check=True, capture_output=True)
+    assert ours.read_bytes() == theirs.read_bytes()
+    subprocess.run(["checkisomd5", str(ours)], check=True, capture_output=True)
+
+
 def test_cli_json_summary(work, tmp_path, capsys):
     out = tmp_path / "out.iso"
     assert main(["iso", "remaster", work["el9"], str(out), "--image", work["image"],

@@ -1,0 +1,113 @@
+"""Moving a pipe's bytes into a file while a second thread reads them.
+
+A remaster's output comes out of xorriso through a pipe (isofs.write), and
+the media check sum must see all of it. copy() moves the bytes into the file
+with splice(2), so they never pass through this process's memory, and a
+second thread hands each newly written stretch to a reader as a view of the
+file's own pages (mmap) - MD5 runs beside the copy and xorriso, on bytes
+still in the page cache, instead of after them on bytes read back.
+"""
+
+import mmap
+import os
+import threading
+
+CHUNK = 1 << 20      # bytes per splice; the pipe holds as much (isofs.PIPE_SIZE)
+WINDOW = 64 << 20    # most bytes mapped at once when the reader lags behind
+# maps the pages in one go instead of one fault each; Python 3.10 names it
+POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+
+
+def copy(source, out, reader=None, progress=None, every=CHUNK):
+    """Move bytes from the pipe fd SOURCE to the file fd OUT until the pipe ends.
+
+    OUT must be open for reading too. READER(memoryview), when given, gets
+    every byte written, in order, in a thread of its own; an exception it
+    raises is raised here once the copy is over. PROGRESS(bytes done), when
+    given, is called each EVERY bytes. Returns the bytes copied.
+    """
+    state = _Shared()
+    worker = None
+    if reader:
+        worker = threading.Thread(target=_read_behind, args=(out, reader, state))
+        worker.start()
+    done = 0
+    try:
+        while True:
+            count = _move(source, out, CHUNK)
+            if not count:
+                break
+            if progress and done // every != (done + count) // every:
+                progress(done + count)
+            done += count
+            state.publish(done)
+    finally:
+        state.publish(done, finished=True)
+        if worker:
+            worker.join()
+    if state.failure:
+        raise state.failure
+    return done
+
+
+def _splice(source, out, count):
+    """Move up to COUNT bytes from the pipe SOURCE to OUT in the kernel; 0 at its end."""
+    return os.splice(source, out, count)
+
+
+def _read_write(source, out, count):
+    """_splice for Python 3.9, which has no os.splice: the bytes pass through here."""
+    data = os.read(source, count)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(out, view):]
+    return len(data)
+
+
+_move = _splice if hasattr(os, "splice") else _read_write
+
+
+class _Shared:
+    """What the copying thread tells the reading thread, and what comes back."""
+
+    def __init__(self):
+        self.changed = threading.Condition()
+        self.written = 0
+        self.finished = False
+        self.failure = None
+
+    def publish(self, written, finished=False):
+        """WRITTEN bytes are in the file; FINISHED: no more will come."""
+        with self.changed:
+            self.written, self.finished = written, finished
+            self.changed.notify()
+
+    def wait_past(self, offset):
+        """Wait until more than OFFSET bytes are written or none will come; return the count."""
+        with self.changed:
+            while self.written == offset and not self.finished:
+                self.changed.wait()
+            return self.written
+
+
+def _read_behind(fd, reader, state):
+    """Give READER each stretch of FD as soon as it is written."""
+    offset = 0
+    try:
+        while True:
+            end = min(state.wait_past(offset), offset + WINDOW)
+            if end == offset:
+                return
+            base = offset - offset % mmap.ALLOCATIONGRANULARITY
+            pages = mmap.mmap(fd, end - base, mmap.MAP_SHARED | POPULATE, mmap.PROT_READ,
+                              offset=base)
+            with pages, memoryview(pages) as view, view[offset - base:] as stretch:
+                try:
+                    reader(stretch)
+                except Exception as error:  # raised again in the copying thread
+                    # dropping its frames drops their views of PAGES, or it could not close
+                    state.failure = error.with_traceback(None)
+                    return
+            offset = end
+    except OSError as error:
+        state.failure = error
