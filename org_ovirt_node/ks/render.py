@@ -1,6 +1,6 @@
 """Render the kickstart templates (Jinja2) for one context or a whole fleet.
 
-Templates live in the repository's kickstart/ directory (`NAME.ks.j2`); a
+Templates live in the repository's kickstart/ directory (`NAME.ks`); a
 template can also be given by path. Every template gets `node_section` (the
 finished NodeAddonData; `{{ node_section }}` writes the section) and
 `liveimg` (the matching `liveimg` command, or "" when Anaconda cannot fetch
@@ -28,13 +28,13 @@ INSTALL_MEDIA_MOUNT = "/run/install/repo"
 
 
 def template_path(name_or_path):
-    """The template file for a name in TEMPLATES (with or without .j2) or a path."""
+    """The template file for a name in TEMPLATES or a path."""
     path = Path(name_or_path)
     if path.is_file():
         return path.resolve()
-    for candidate in (TEMPLATE_DIR / f"{name_or_path}.j2", TEMPLATE_DIR / str(name_or_path)):
-        if len(path.parts) == 1 and candidate.is_file():
-            return candidate
+    candidate = TEMPLATE_DIR / str(name_or_path)
+    if len(path.parts) == 1 and candidate.is_file():
+        return candidate
     raise NodeError(f"no template '{name_or_path}' (built in: {', '.join(TEMPLATES)}; "
                     "or give a file path)")
 

@@ -65,7 +65,7 @@ def test_render_template_errors(tmp_path):
 
 def test_every_template_is_shipped():
     assert sorted(template_path(name).name for name in TEMPLATES) == [
-        "interactive-defaults.ks.j2", "minimal.ks.j2", "pxe-unattended.ks.j2"]
+        "interactive-defaults.ks", "minimal.ks", "pxe-unattended.ks"]
 
 
 def _inventory(**host_changes):
