@@ -1,6 +1,6 @@
 """Render kickstarts for a 10,000-host fleet and print hosts per second.
 
-    .venv/bin/python bench/bench_ks_render.py [HOSTS]
+    .venv/bin/python tests/bench/bench_ks_render.py [HOSTS]
 
 Times the two halves of `ovirt-node ks render`: reading and checking the
 inventory, and rendering plus writing one pxe-unattended kickstart per host
@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from org_ovirt_node.ks.inventory import load_inventory  # noqa: E402
 from org_ovirt_node.ks.render import render_inventory  # noqa: E402

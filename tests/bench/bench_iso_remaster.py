@@ -19,7 +19,7 @@ ratio is of the median times; the bench fails below MIN_RATIO. Outputs are
 checked after each timed run (checkisomd5, the image, kickstart and menus),
 outside the timing.
 
-Run: .venv/bin/python bench/bench_iso_remaster.py [--size-mib N] [--rounds N] [--cold] [--keep DIR]
+Run: .venv/bin/python tests/bench/bench_iso_remaster.py [--size-mib N] [--rounds N] [--cold] [--keep DIR]
 """
 
 import argparse
@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from org_ovirt_node.image.build import build_image  # noqa: E402
 from org_ovirt_node.iso import efiboot, isofs  # noqa: E402

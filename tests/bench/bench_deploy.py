@@ -23,7 +23,7 @@ is checked against the image's own tree (every path's type, mode, owner, size,
 link count, mtime, symlink target and xattrs, and the contents of a sample of
 files), so no method can win by copying less. Needs root.
 
-Run: .venv/bin/python bench/bench_deploy.py [--json] [--image PATH] [--rebuild]
+Run: .venv/bin/python tests/bench/bench_deploy.py [--json] [--image PATH] [--rebuild]
 """
 
 import argparse
@@ -39,7 +39,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from org_ovirt_node.errors import NodeError  # noqa: E402
