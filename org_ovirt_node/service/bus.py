@@ -23,10 +23,16 @@ def bus_address(environ=None):
     raise NodeError("no D-Bus address: set " + " or ".join(dbus_ids.BUS_ADDRESS_VARIABLES))
 
 
+def node_error_rule():
+    """NodeError as a named D-Bus error, so callers get its one-line message
+    (the Anaconda glue adds it to Anaconda's mapper)."""
+    return ErrorRule(exception_type=NodeError, error_name=dbus_ids.NODE_ERROR)
+
+
 def error_mapper():
-    """Map NodeError to a named D-Bus error, so callers get its one-line message."""
+    """The service's error mapping: NodeError by name."""
     mapper = ErrorMapper()
-    mapper.add_rule(ErrorRule(exception_type=NodeError, error_name=dbus_ids.NODE_ERROR))
+    mapper.add_rule(node_error_rule())
     return mapper
 
 

@@ -1,8 +1,10 @@
-"""The D-Bus face of OvirtNodeModule.
+"""The D-Bus face of the node module.
 
 KickstartModuleInterface is the protocol Anaconda's boss speaks to every
-module, member for member as Anaconda declares it; OvirtNodeInterface adds what
-the node spokes need. Both live on one object at dbus_ids.OBJECT_PATH.
+module, member for member as Anaconda declares it; NodeMembers adds what the
+node spokes need. OvirtNodeInterface joins the two on one object at
+dbus_ids.OBJECT_PATH; the Anaconda glue joins NodeMembers with Anaconda's own
+KickstartModuleInterface the same way.
 
 The protocol is published under two names: Anaconda's own
 (org.fedoraproject.Anaconda.Modules) and the one the add-on contract names
@@ -13,6 +15,7 @@ introspection XML, so a call through either name reaches the same method.
 import xml.etree.ElementTree as ET
 
 from dasbus.server.interface import dbus_interface, get_xml
+from dasbus.server.property import emits_properties_changed
 from dasbus.server.template import InterfaceTemplate
 from dasbus.typing import Bool, Dict, List, ObjPath, Str, Structure, UInt64
 
@@ -27,6 +30,10 @@ CONTRACT_INTERFACE = "org.fedoraproject.Anaconda.KickstartModule"
 @dbus_interface(dbus_ids.KICKSTART_MODULE_INTERFACE)
 class KickstartModuleInterface(InterfaceTemplate):
     """What the installer calls on every kickstart module."""
+
+    def connect_signals(self):
+        super().connect_signals()
+        self.watch_property("Kickstarted", self.implementation.kickstarted_changed)
 
     @property
     def KickstartCommands(self) -> List[Str]:
@@ -48,6 +55,7 @@ class KickstartModuleInterface(InterfaceTemplate):
         """Whether a kickstart set this module up."""
         return self.implementation.kickstarted
 
+    @emits_properties_changed
     def ReadKickstart(self, kickstart: Str) -> Structure:
         """Read KICKSTART; return a KickstartReport of errors and warnings."""
         return KickstartReport.to_structure(self.implementation.read_kickstart(kickstart))
@@ -84,9 +92,19 @@ class KickstartModuleInterface(InterfaceTemplate):
         self.implementation.stop()
 
 
-@dbus_interface(dbus_ids.NODE_INTERFACE)
-class OvirtNodeInterface(KickstartModuleInterface):
-    """Node settings and the computed layout, for the spokes."""
+# What a change of the node settings changes.
+NODE_PROPERTIES = ("ImageURL", "ImageChecksum", "VolumeGroup", "ThinPool",
+                   "VolumeProfile", "VolumeSizes")
+
+
+class NodeMembers:
+    """Node settings and the computed layout, for the spokes.
+
+    A mixin ahead of a KickstartModuleInterface in a class decorated with
+    dbus_interface(dbus_ids.NODE_INTERFACE): dasbus publishes its members under
+    that name. The implementation is a settings.NodeSettings. It also repeats
+    the protocol under CONTRACT_INTERFACE, in the XML and in PropertiesChanged.
+    """
 
     def __init__(self, implementation):
         super().__init__(implementation)
@@ -108,8 +126,7 @@ class OvirtNodeInterface(KickstartModuleInterface):
         self.implementation.settings_changed.connect(self._settings_changed)
 
     def _settings_changed(self):
-        for name in ("ImageURL", "ImageChecksum", "VolumeGroup", "ThinPool",
-                     "VolumeProfile", "VolumeSizes", "Kickstarted"):
+        for name in NODE_PROPERTIES:
             self.report_changed_property(name)
         self.flush_changes()
 
@@ -164,6 +181,11 @@ class OvirtNodeInterface(KickstartModuleInterface):
     def Plan(self, disks: List[Str]) -> Structure:
         """The layout on DISKS with its problems (PlanData); reads the disks."""
         return PlanData.to_structure(self.implementation.plan(disks))
+
+
+@dbus_interface(dbus_ids.NODE_INTERFACE)
+class OvirtNodeInterface(NodeMembers, KickstartModuleInterface):
+    """The protocol and the node members, on module.OvirtNodeModule."""
 
 
 def with_interface_alias(xml, interface, alias):

@@ -1,12 +1,17 @@
 """A long piece of work as an Anaconda task: a D-Bus object the boss starts,
 watches and finishes.
 
-The work is a function taking a progress Reporter, the same reporter the CLI
-gives the engine, so a task is only a door onto the engine. It runs in a
-thread; every signal is emitted from the main loop, in order: Started, any
-ProgressChanged, then Failed or Succeeded (neither when cancelled), Stopped.
-Failed carries no arguments, as in Anaconda, so a last ProgressChanged tells
-the reason and Finish raises it as a NodeError.
+The work is a tasks.Work whose function takes a progress Reporter, the same
+reporter the CLI gives the engine, so a task is only a door onto the engine.
+It runs in a thread; every signal is emitted from the main loop, in order:
+Started, any ProgressChanged, then Failed or Succeeded (neither when
+cancelled), Stopped. Failed carries no arguments, as in Anaconda, so a last
+ProgressChanged tells the reason ("Failed: ..." or "Cancelled") and Finish
+raises a failure as a NodeError.
+
+TaskReporter and run_work need only step_names, cancel_requested, progress and
+report(step, message) of their task, so the Anaconda glue's Task runs the same
+work the same way.
 """
 
 import threading
@@ -62,14 +67,33 @@ class TaskReporter(Reporter):
             raise TaskCancelled()
 
 
-class NodeTask(Publishable):
-    """NAME runs WORK(reporter) in a thread; STEP_NAMES are the reporter step
-    names in order, so step n of the task is the n-th name."""
+def run_work(task, work):
+    """Run WORK(reporter) for TASK; return the NodeError it failed with, or
+    None when it succeeded or was cancelled. Either end is told as the last
+    progress; a bug becomes a NodeError, because it must still end the task
+    rather than hang the installer."""
+    try:
+        work(TaskReporter(task))
+    except TaskCancelled:
+        task.report(task.progress[0], "Cancelled")
+        return None
+    except NodeError as error:
+        failure = error
+    except Exception as error:  # pylint: disable=broad-except
+        failure = NodeError(f"unexpected {type(error).__name__}: {error}")
+    else:
+        return None
+    task.report(task.progress[0], f"Failed: {failure}")
+    return failure
 
-    def __init__(self, name, step_names, work):
-        self.name = name
-        self.step_names = tuple(step_names)
-        self._work = work
+
+class NodeTask(Publishable):
+    """Runs a tasks.Work in a thread, published with TaskInterface."""
+
+    def __init__(self, work):
+        self.name = work.name
+        self.step_names = tuple(work.step_names)
+        self._work = work.run
         self.progress = (0, "")
         self.is_running = False
         self.cancel_requested = False
@@ -115,21 +139,11 @@ class NodeTask(Publishable):
         self._emit(self.progress_changed_signal.emit, step, message)
 
     def _run(self):
-        outcome = self.succeeded_signal
-        try:
-            self._work(TaskReporter(self))
-        except TaskCancelled:
-            outcome = None
-        except NodeError as error:
-            self._error, outcome = error, self.failed_signal
-        except Exception as error:  # pylint: disable=broad-except
-            # A bug must still end the task, not hang the installer.
-            self._error = NodeError(f"unexpected {type(error).__name__}: {error}")
-            outcome = self.failed_signal
-        if self.cancel_requested and outcome is self.succeeded_signal:
-            outcome = None
+        self._error = run_work(self, self._work)
         if self._error:
-            self.report(self.progress[0], f"Failed: {self._error}")
+            outcome = self.failed_signal
+        else:
+            outcome = None if self.cancel_requested else self.succeeded_signal
         if outcome:
             self._emit(outcome.emit)
         self._emit(self._stopped)

@@ -1,0 +1,108 @@
+"""The node settings a spoke edits and the layout they give, free of D-Bus
+and of Anaconda.
+
+NodeSettings holds the settings as a NodeAddonData, the same object the
+kickstart section parses into and writes from, so reading, editing from a
+spoke and generating can never disagree. Every value a spoke sets is checked
+with the section's own rules and refused with a NodeError. Both service
+implementations (module.OvirtNodeModule and the Anaconda glue) are
+NodeSettings, so the spokes meet the same rules in and out of the installer.
+"""
+
+from dasbus.signal import Signal
+
+from org_ovirt_node.errors import NodeError
+from org_ovirt_node.install.options import InstallOptions, check_lvm_name
+from org_ovirt_node.ks.section import PROFILES, NodeAddonData, parse_volume
+from org_ovirt_node.ks.url import check_checksum, parse_image_url
+from org_ovirt_node.progress import Reporter
+from org_ovirt_node.service.structures import PlanData, PlannedDeviceData
+
+
+class NodeSettings:
+    """The section's values, their checked setters, and planning."""
+
+    def __init__(self):
+        super().__init__()
+        self.addon = NodeAddonData()
+        self.settings_changed = Signal()
+
+    def adopt(self, addon):
+        """Take the settings of a section read from a kickstart."""
+        self.addon = addon
+        self.settings_changed.emit()
+
+    def set_image(self, url, checksum):
+        """Set the image URL and its checksum ("" for none) together."""
+        self.addon.image_url = parse_image_url(url).text
+        self.addon.checksum = check_checksum(checksum) if checksum else ""
+        self.settings_changed.emit()
+
+    def set_names(self, vg, pool):
+        """Set the volume group and thin pool names."""
+        check_lvm_name("volume group", vg)
+        check_lvm_name("thin pool", pool)
+        if vg == pool:
+            raise NodeError(f"the volume group and the thin pool are both named '{vg}'")
+        self.addon.vg, self.addon.pool = vg, pool
+        self.settings_changed.emit()
+
+    def set_volume_profile(self, profile):
+        """Choose a profile; its default volumes replace the current ones."""
+        if profile not in PROFILES:
+            raise NodeError(f"unknown volume profile '{profile}' (choose "
+                            f"{', '.join(sorted(PROFILES))})")
+        self.addon.volume_profile = profile
+        self.addon.volumes = dict(PROFILES[profile])
+        self.settings_changed.emit()
+
+    def set_volume_sizes(self, sizes):
+        """Replace the separate volumes with SIZES {mount point: bytes}."""
+        checked = dict(parse_volume(f"{mount}:{size}B") for mount, size in sizes.items())
+        self.addon.volumes = checked
+        self.settings_changed.emit()
+
+    def plan(self, disks):
+        """The layout the current settings give on DISKS, as PlanData.
+
+        Reads the disks; every reason it cannot (no local image yet, a disk
+        that cannot be read, storage tools missing) is a problem in the
+        result, never an exception.
+        """
+        data = PlanData()
+        try:
+            plan = self._make_plan(list(disks))
+        except NodeError as error:
+            data.problems = [error.message]
+            return data
+        except Exception as error:  # pylint: disable=broad-except
+            # A spoke asking for a layout must get an answer, not a dead call.
+            data.problems = [f"cannot compute the layout ({type(error).__name__}: {error})"]
+            return data
+        data.nvr, data.layer, data.problems = plan.nvr, plan.layer, plan.problems
+        data.devices = [_device_data(device) for device in plan.devices]
+        return data
+
+    def _make_plan(self, disks):
+        if not self.addon.image_url:
+            raise NodeError("no node image is set")
+        url = parse_image_url(self.addon.image_url)
+        if url.scheme != "file":
+            raise NodeError(f"the layout is computed from a local image; a {url.scheme}: "
+                            "image is planned once it is fetched")
+        options = InstallOptions(disks=disks, vg=self.addon.vg, pool=self.addon.pool,
+                                 profile=self.addon.volume_profile,
+                                 volume_sizes=dict(self.addon.volumes),
+                                 fstype=self.addon.fstype)
+        options.validate()
+        # Imported here: the pipeline needs blivet, which only planning uses.
+        from org_ovirt_node.install.pipeline import make_plan  # pylint: disable=import-outside-toplevel
+        plan, _devices, _storage = make_plan(url.path, options, Reporter(), check=False)
+        return plan
+
+
+def _device_data(device):
+    data = PlannedDeviceData()
+    data.role, data.name, data.size = device.role, device.name, device.size
+    data.fstype, data.mount_point, data.parent = device.fstype, device.mountpoint, device.parent
+    return data
