@@ -17,6 +17,7 @@ from org_ovirt_node.ks.section import PROFILES, NodeAddonData, parse_volume
 from org_ovirt_node.ks.url import check_checksum, parse_image_url
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.service.structures import PlanData, PlannedDeviceData
+from org_ovirt_node.sizes import format_size_exact
 
 
 class NodeSettings:
@@ -58,7 +59,9 @@ class NodeSettings:
 
     def set_volume_sizes(self, sizes):
         """Replace the separate volumes with SIZES {mount point: bytes}."""
-        checked = dict(parse_volume(f"{mount}:{size}B") for mount, size in sizes.items())
+        # Written as in a kickstart ('1MiB', not '1048576B'), so refusals read well.
+        checked = dict(parse_volume(f"{mount}:{format_size_exact(size)}")
+                       for mount, size in sizes.items())
         self.addon.volumes = checked
         self.settings_changed.emit()
 

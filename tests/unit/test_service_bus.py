@@ -162,6 +162,9 @@ def test_spoke_settings_are_checked(service):
     service.VolumeSizes = {"/srv": 2 << 30}
     with pytest.raises(DBusError, match="inside /usr"):
         service.VolumeSizes = {"/usr/local": 2 << 30}
+    # The size a spoke sent is shown in units, not as a count of bytes.
+    with pytest.raises(DBusError, match="volume size '1MiB' is below the minimum of 512MiB"):
+        service.VolumeSizes = {"/srv": 1 << 20}
     assert "--volume=/srv:2GiB" in service.GenerateKickstart()
     assert "--vg=vg_node --pool=thin" in service.GenerateKickstart()
 
