@@ -10,7 +10,7 @@ from blivet.size import Size
 
 from org_ovirt_node.install.layout import schedule_layout
 from org_ovirt_node.install.options import InstallOptions
-from org_ovirt_node.service.module import _device_data
+from org_ovirt_node.service.settings import _device_data
 from org_ovirt_node.service.structures import PlanData
 from org_ovirt_node.sizes import GiB
 from org_ovirt_node.ui.presenter import PROFILES, NodePresenter, profile_description
