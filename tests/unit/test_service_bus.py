@@ -133,6 +133,39 @@ def test_verify_task_fails_with_the_reason(service, client, tmp_path):
         task.Finish()
 
 
+def test_cancel_stops_a_running_task(service, client, tmp_path):
+    """Cancel reaches the work at its next progress report: hashing a sparse
+    8 GiB image takes seconds, so Cancel at the first percent stops it early."""
+    image = tmp_path / "node.squashfs"
+    with open(image, "wb") as stream:
+        stream.truncate(8 << 30)
+    service.SetImage(f"file://{image}", f"sha256:{'0' * 64}")
+    task = client.get_proxy(dbus_ids.SERVICE_NAME, service.ConfigureWithTasks()[0],
+                            interface_name=dbus_ids.TASK_INTERFACE)
+    events = []
+    loop = EventLoop()
+
+    def on_progress(step, message):
+        events.append((step, message))
+        if message.endswith("%)") and "cancel" not in events:
+            events.append("cancel")
+            task.Cancel()
+
+    task.ProgressChanged.connect(on_progress)
+    task.Failed.connect(lambda: events.append("failed"))
+    task.Succeeded.connect(lambda: events.append("succeeded"))
+    task.Stopped.connect(lambda: (events.append("stopped"), loop.quit()))
+    timeout = GLib.timeout_add_seconds(SIGNAL_TIMEOUT, loop.quit)
+    task.Start()
+    loop.run()
+    GLib.source_remove(timeout)
+    assert events[-2:] == [(2, "Cancelled"), "stopped"], events
+    assert "cancel" in events and "succeeded" not in events and "failed" not in events
+    assert not any(isinstance(event, tuple) and event[1].endswith("(100%)") for event in events)
+    assert task.IsRunning is False
+    task.Finish()
+
+
 def test_missing_image_fails_the_task(service, client, tmp_path):
     service.SetImage(f"file://{tmp_path}/absent.squashfs", "")
     _, events = run_task(client, service.ConfigureWithTasks()[0])
