@@ -60,6 +60,6 @@ def format_size_exact(value):
     Used where text is read back (kickstart generation), so nothing is rounded.
     """
     for unit, factor in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
-        if value % factor == 0:
+        if value and value % factor == 0:
             return f"{value // factor}{unit}"
     return f"{value}B"

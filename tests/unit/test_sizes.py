@@ -30,3 +30,8 @@ def test_format():
 @given(st.integers(min_value=1, max_value=1 << 50))
 def test_exact_format_round_trips(value):
     assert parse_size(format_size_exact(value)) == value
+
+
+def test_exact_format_of_zero_and_odd_sizes():
+    assert format_size_exact(0) == "0B"
+    assert format_size_exact(3 * MiB + 1) == f"{3 * MiB + 1}B"
