@@ -70,12 +70,13 @@ INSTALLER_PATHS = ("etc/fstab", "etc/lvm", "etc/lvm/profile",
                    "usr/share/imgbase/build/meta/nvr", "lost+found")
 
 
-def assert_same_files(tree, got, ignore_keys=()):
+def assert_same_files(tree, got, ignore_keys=(), ignore_xattr_prefix=None):
     """Every file of TREE is in the installed view GOT (a manifest), identical.
 
     /boot is compared elsewhere (it is the boot partition on a node), the
     paths the installer writes are left out, directories' mtimes are not kept
-    by any copy, and IGNORE_KEYS drops facts a given install path cannot keep.
+    by any copy; IGNORE_KEYS and xattrs named with IGNORE_XATTR_PREFIX drop
+    facts a given image format or install path cannot keep.
     """
     expected = build_manifest(tree, ["boot"])
     for path in INSTALLER_PATHS:
@@ -86,6 +87,9 @@ def assert_same_files(tree, got, ignore_keys=()):
             facts.pop("mtime", None)
         for key in ignore_keys:
             facts.pop(key, None)
+        if ignore_xattr_prefix:
+            facts["xattrs"] = {name: value for name, value in facts["xattrs"].items()
+                               if not name.startswith(ignore_xattr_prefix)}
     missing = sorted(set(expected) - set(got))
     extra = sorted(set(got) - set(expected))
     assert not missing and not extra, (missing[:20], extra[:20])

@@ -38,8 +38,10 @@ def main(vg, outdir, name="facts.json"):
                             "lv_permissions,lv_skip_activation,lv_active,pool_lv,"
                             "lv_metadata_size,chunk_size,lv_profile", vg)["lv"]
     facts["vgs"] = lvm_json("vgs", "-o", "vg_name,vg_tags,vg_size", vg)["vg"]
-    facts["tagged_bases"] = sh("lvm", "lvs", "--noheadings", "-o", "lv_name",
-                               "@imgbased:base").split()
+    # `lvs @imgbased:base` is how imgbased's tools find bases (in every VG)
+    tagged = [line.split() for line in sh("lvm", "lvs", "--noheadings", "-o",
+                                          "vg_name,lv_name", "@imgbased:base").splitlines()]
+    facts["tagged_bases"] = [name for vg_name, name in tagged if vg_name == vg]
     base = [lv["lv_name"] for lv in facts["lvs"] if "imgbased:base" in lv["lv_tags"]][0]
     layer = [lv["lv_name"] for lv in facts["lvs"] if "imgbased:layer" in lv["lv_tags"]][0]
     sh("lvm", "lvchange", "-ay", "-K", f"{vg}/{base}")
