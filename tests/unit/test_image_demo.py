@@ -1,8 +1,7 @@
 """The demo image made by `make demo-image` (squashfs-build/demo/build.sh).
 
-Building it takes a kernel and an initramfs, too slow for every test run, so
-these tests check the built one when it is there and are skipped otherwise.
-The boot itself is tested by the VM tests.
+The image is built once (out/demo, shared with `make demo` and the VM tests)
+if it is not there yet. The boot itself is tested by the VM tests.
 """
 
 import os
@@ -12,14 +11,18 @@ import pytest
 
 from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image, mounted_rootfs
+from tests.support.demo import DEMO_IMAGE as DEMO
+from tests.support.demo import DEMO_TREE as TREE
+from tests.support.demo import ensure_demo_image
 from tests.support.images import manifest, needs_root
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEMO = os.path.join(REPO, "out/demo/demo.squashfs")
-TREE = os.path.join(REPO, "out/demo/demo.tree")
+pytestmark = [needs_root]
 
-pytestmark = [needs_root, pytest.mark.skipif(
-    not os.path.exists(DEMO), reason="no demo image; run `make demo-image`")]
+
+@pytest.fixture(scope="module", autouse=True)
+def demo_image():
+    """Build the demo image if this checkout has none yet."""
+    ensure_demo_image()
 
 
 def test_demo_image_facts():
