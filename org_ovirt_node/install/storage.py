@@ -25,8 +25,11 @@ def open_storage(disk_paths):
     disks = []
     for path in disk_paths:
         device = storage.devicetree.get_device_by_path(os.path.realpath(path))
-        if device is None or not device.is_disk:
-            raise NodeError(f"{path} is not a disk blivet can use")
+        if device is None:
+            raise NodeError(f"blivet does not see {path} as a device")
+        if not device.is_disk:
+            raise NodeError(f"{path} is a {device.type} device, not a disk: the layout is "
+                            "made on whole disks only (in a VM, attach a disk image instead)")
         disks.append(device)
     return storage, disks
 
