@@ -332,8 +332,8 @@ def build_stock_iso(dest, workdir, *, volid=VOLID, flavour="el9", timeout=1,
         shutil.copy(tree / "images" / "pxeboot" / "vmlinuz", isolinux)
         shutil.copy(tree / "images" / "pxeboot" / "initrd.img", isolinux)
         (isolinux / "isolinux.cfg").write_text(isolinux_cfg(volid, timeout))
-        (isolinux / "boot.msg").write_text(f"\nsplash.lss\n\n - Press the 01<ENTER>07 key "
-                                           f"to begin the installation process.\n\n")
+        (isolinux / "boot.msg").write_text("\nsplash.lss\n\n - Press the 01<ENTER>07 key "
+                                           "to begin the installation process.\n\n")
         shutil.copy(efiboot, tree / "images" / "efiboot.img")
         cmd = common + [
             "-isohybrid-mbr", "/usr/lib/ISOLINUX/isohdpfx.bin",
