@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from org_ovirt_node.errors import NodeError
-from org_ovirt_node.install.deploy import block_size_for, stream_sparse
+from org_ovirt_node.install.deploy import block_size_for, new_uuid, stream_sparse
 from org_ovirt_node.progress import RecordingReporter
 from org_ovirt_node.sizes import KiB, MiB
 
@@ -71,3 +71,26 @@ def test_block_device_target_with_unaligned_tail(tmp_path):
     with open(source, "rb") as src, open(backing, "rb") as dst:
         assert dst.read(size) == src.read()
         assert dst.read(1 * MiB) == bytes(1 * MiB)
+
+
+def test_new_uuid_on_metadata_csum_ext4_is_clean(tmp_path):
+    """A new UUID keeps the filesystem consistent (the checksum seed is kept)."""
+    image = tmp_path / "fs.img"
+    with open(image, "wb") as handle:
+        handle.truncate(64 * MiB)
+    subprocess.run(["mkfs.ext4", "-q", "-O", "metadata_csum", "-d", "/etc/apt", str(image)],
+                   check=True)
+
+    def uuid():
+        return subprocess.run(["blkid", "-p", "-s", "UUID", "-o", "value", str(image)],
+                              check=True, text=True, capture_output=True).stdout.strip()
+
+    before = uuid()
+    new_uuid(str(image))
+    assert uuid() != before
+    features = subprocess.run(["tune2fs", "-l", str(image)], check=True, text=True,
+                              capture_output=True).stdout
+    assert "metadata_csum_seed" in features
+    assert subprocess.run(["e2fsck", "-fn", str(image)], capture_output=True).returncode == 0
+    new_uuid(str(image))                          # a second change (the layer's) works too
+    assert subprocess.run(["e2fsck", "-fn", str(image)], capture_output=True).returncode == 0
