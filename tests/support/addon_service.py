@@ -69,14 +69,23 @@ def stop_service(process, proxy):
     assert process.wait(timeout=START_TIMEOUT) == 0
 
 
-def run_task(client, path, timeout=SIGNAL_TIMEOUT):
-    """Start the task at PATH as the boss does; record its signals until Stopped."""
+def run_task(client, path, timeout=SIGNAL_TIMEOUT, on_progress=None):
+    """Start the task at PATH as the boss does; record its signals until Stopped.
+
+    ON_PROGRESS(task, events), if given, runs after each progress signal is
+    recorded (a test can Cancel from there).
+    """
     task = client.get_proxy(dbus_ids.SERVICE_NAME, path,
                             interface_name=dbus_ids.TASK_INTERFACE)
     events = []
     loop = EventLoop()
     task.Started.connect(lambda: events.append("started"))
-    task.ProgressChanged.connect(lambda step, message: events.append((step, message)))
+    def progress(step, message):
+        events.append((step, message))
+        if on_progress:
+            on_progress(task, events)
+
+    task.ProgressChanged.connect(progress)
     task.Failed.connect(lambda: events.append("failed"))
     task.Succeeded.connect(lambda: events.append("succeeded"))
     task.Stopped.connect(lambda: (events.append("stopped"), loop.quit()))

@@ -140,25 +140,14 @@ def test_cancel_stops_a_running_task(service, client, tmp_path):
     with open(image, "wb") as stream:
         stream.truncate(8 << 30)
     service.SetImage(f"file://{image}", f"sha256:{'0' * 64}")
-    task = client.get_proxy(dbus_ids.SERVICE_NAME, service.ConfigureWithTasks()[0],
-                            interface_name=dbus_ids.TASK_INTERFACE)
-    events = []
-    loop = EventLoop()
 
-    def on_progress(step, message):
-        events.append((step, message))
-        if message.endswith("%)") and "cancel" not in events:
+    def cancel_at_first_percent(task, events):
+        if events[-1][1].endswith("%)") and "cancel" not in events:
             events.append("cancel")
             task.Cancel()
 
-    task.ProgressChanged.connect(on_progress)
-    task.Failed.connect(lambda: events.append("failed"))
-    task.Succeeded.connect(lambda: events.append("succeeded"))
-    task.Stopped.connect(lambda: (events.append("stopped"), loop.quit()))
-    timeout = GLib.timeout_add_seconds(SIGNAL_TIMEOUT, loop.quit)
-    task.Start()
-    loop.run()
-    GLib.source_remove(timeout)
+    task, events = run_task(client, service.ConfigureWithTasks()[0],
+                            on_progress=cancel_at_first_percent)
     assert events[-2:] == [(2, "Cancelled"), "stopped"], events
     assert "cancel" in events and "succeeded" not in events and "failed" not in events
     assert not any(isinstance(event, tuple) and event[1].endswith("(100%)") for event in events)
