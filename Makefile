@@ -10,7 +10,7 @@ OUT := out
 # Debian packages the engine, its tests and the VM harness use.
 APT_PACKAGES := \
 	lvm2 thin-provisioning-tools kpartx dmsetup squashfs-tools e2fsprogs xfsprogs \
-	dosfstools mtools parted gdisk rsync acl attr cpio zstd xz-utils kmod udev \
+	dosfstools mtools parted gdisk fdisk rsync acl attr cpio zstd xz-utils kmod udev \
 	qemu-system-x86 linux-image-amd64 busybox-static initramfs-tools \
 	dbus python3-gi python3-blockdev gir1.2-blockdev-2.0 libblockdev-utils2 \
 	libblockdev-lvm2 libblockdev-fs2 libblockdev-part2 libblockdev-swap2 \
