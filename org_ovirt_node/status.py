@@ -54,10 +54,7 @@ def default_entry(vg):
     values = _grubenv_from("/boot")
     if values is not None:
         return values.get("saved_entry")
-    for pv in lvm.report("pvs", ["pv_name"], "--select", f"vg_name={vg}"):
-        disk = run(["lsblk", "-ndo", "PKNAME", pv["pv_name"]], check=False).stdout.strip()
-        if not disk:
-            continue
+    for disk in lvm.vg_disks(vg):
         listing = json.loads(run(["lsblk", "--json", "--list", "-o",
                                   "PATH,FSTYPE,TYPE,PKNAME", f"/dev/{disk}"]).stdout)
         for node in listing["blockdevices"]:

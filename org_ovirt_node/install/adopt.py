@@ -27,9 +27,10 @@ from org_ovirt_node.install.storage import execute
 from org_ovirt_node.nvr import NVR
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.util import lvm
+from org_ovirt_node.util.blkid import fs_type, fs_uuid
 from org_ovirt_node.util.fstab import FstabEntry
 from org_ovirt_node.util.mounts import mounted
-from org_ovirt_node.util.run import output, run
+from org_ovirt_node.util.run import run
 
 # Mounts below the target that are not storage (Anaconda binds these in).
 _VIRTUAL_FS = {"proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "securityfs", "cgroup2",
@@ -81,11 +82,11 @@ def target_mounts(sysroot):
 
 def lv_of(device):
     """The LVM facts of DEVICE as a dict, or None when it is not an LV."""
-    result = lvm.lvm("lvs", "--reportformat", "json", "-o",
-                     "vg_name,lv_name,segtype,pool_lv,lv_path", device, check=False)
-    if result.returncode != 0:
+    try:
+        rows = lvm.report("lvs", ["vg_name", "lv_name", "segtype", "pool_lv", "lv_path"],
+                          device)
+    except NodeError:
         return None
-    rows = json.loads(result.stdout)["report"][0]["lv"]
     return rows[0] if rows else None
 
 
@@ -247,9 +248,7 @@ def create_volumes(vg, pool, sizes, fstype, reporter, undo):
     if not sizes:
         return {}
     storage = Blivet()
-    disks = {output(["lsblk", "-ndo", "PKNAME", row["pv_name"]])
-             for row in lvm.report("pvs", ["pv_name"], "--select", f"vg_name={vg}")}
-    storage.exclusive_disks = sorted(disk for disk in disks if disk)
+    storage.exclusive_disks = lvm.vg_disks(vg)
     storage.reset()
     pool_device = storage.devicetree.get_device_by_name(f"{vg}-{pool}")
     if pool_device is None:
@@ -278,14 +277,12 @@ def adopted_fstab(vg, layer, mounts, created, fstype):
             spec, options = kept["lv_path"], ("defaults,discard" if kept["segtype"] == "thin"
                                               else "defaults")
         else:
-            spec = "UUID=" + output(["blkid", "-s", "UUID", "-o", "value", mount.source])
+            spec = "UUID=" + fs_uuid(mount.source)
             options = "umask=0077,shortname=winnt" if mount.fstype == "vfat" else "defaults"
         entries.append(FstabEntry(spec, mount.mountpoint, mount.fstype, options, 1, 2))
     for mount_point, path in created.items():
         entries.append(FstabEntry(path, mount_point, fstype, "defaults,discard", 1, 2))
     for row in lvm.report("lvs", ["lv_path", "segtype"], vg):
-        if row["segtype"] != "thin" and \
-                run(["blkid", "-s", "TYPE", "-o", "value", row["lv_path"]],
-                    check=False).stdout.strip() == "swap":
+        if row["segtype"] != "thin" and fs_type(row["lv_path"]) == "swap":
             entries.append(FstabEntry(row["lv_path"], "none", "swap", "defaults", 0, 0))
     return entries

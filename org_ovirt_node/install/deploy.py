@@ -16,6 +16,7 @@ import threading
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.sizes import MiB, format_size
+from org_ovirt_node.util.blkid import fs_type
 from org_ovirt_node.util.mounts import mounted
 from org_ovirt_node.util.run import output, run
 
@@ -171,12 +172,17 @@ def _size_of(path):
         return handle.seek(0, os.SEEK_END)
 
 
-def grow_and_reidentify(device):
-    """Check the ext4 on DEVICE, grow it to fill DEVICE, give it a new UUID."""
+def _check_ext4(device):
+    """e2fsck DEVICE, repairing what it can (resize2fs and tune2fs require a check)."""
     fsck = run(["e2fsck", "-f", "-y", device], check=False)
     if fsck.returncode not in (0, 1):
-        raise NodeError(f"the image's root filesystem on {device} has errors e2fsck could "
-                        f"not fix (exit {fsck.returncode})")
+        raise NodeError(f"the filesystem on {device} has errors e2fsck could not fix "
+                        f"(exit {fsck.returncode})")
+
+
+def grow_and_reidentify(device):
+    """Check the ext4 on DEVICE, grow it to fill DEVICE, give it a new UUID."""
+    _check_ext4(device)
     run(["resize2fs", device])
     _random_ext4_uuid(device)
 
@@ -188,15 +194,12 @@ def new_uuid(device):
     a second filesystem with one UUID and a snapshot of a mounted XFS has a
     dirty log: mount it once with nouuid to replay the log, then generate.
     """
-    kind = output(["blkid", "-p", "-s", "TYPE", "-o", "value", device])
-    if kind == "xfs":
+    if fs_type(device) == "xfs":
         with mounted(device, options="nouuid"):
             pass
         run(["xfs_admin", "-U", "generate", device])
         return
-    fsck = run(["e2fsck", "-f", "-y", device], check=False)
-    if fsck.returncode not in (0, 1):
-        raise NodeError(f"e2fsck found errors it could not fix on {device}")
+    _check_ext4(device)
     _random_ext4_uuid(device)
 
 

@@ -16,9 +16,9 @@ from org_ovirt_node.install import bootconfig, deploy, disks, layers, rollback, 
 from org_ovirt_node.install.layout import schedule_layout
 from org_ovirt_node.install.storage import execute, open_storage
 from org_ovirt_node.progress import Reporter
+from org_ovirt_node.util.blkid import fs_uuid
 from org_ovirt_node.util.fstab import FstabEntry
 from org_ovirt_node.util.mounts import mounted
-from org_ovirt_node.util.run import output
 
 
 @dataclass
@@ -103,17 +103,13 @@ def seed_volumes(root, plan):
                                 mount_points)
 
 
-def _uuid(device):
-    return output(["blkid", "-s", "UUID", "-o", "value", device])
-
-
 def fstab_entries(plan, devices):
     """The fstab lines of the new layout, root first, then by mount point."""
     vg = plan.vg
     entries = [FstabEntry(layers.lv_path(vg, plan.layer), "/", "ext4", "defaults,discard", 1, 1),
-               FstabEntry(f"UUID={_uuid(devices['boot'].path)}", "/boot", "ext4",
+               FstabEntry(f"UUID={fs_uuid(devices['boot'].path)}", "/boot", "ext4",
                           "defaults", 1, 2),
-               FstabEntry(f"UUID={_uuid(devices['efi'].path)}", "/boot/efi", "vfat",
+               FstabEntry(f"UUID={fs_uuid(devices['efi'].path)}", "/boot/efi", "vfat",
                           "umask=0077,shortname=winnt", 0, 2)]
     for device in plan.devices:
         if device.role == "volume":

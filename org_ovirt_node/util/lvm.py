@@ -27,6 +27,16 @@ def report(kind, fields, *selection):
     return rows
 
 
+def vg_disks(vg):
+    """Names of the whole disks that hold VG's physical volumes (vda, sdb)."""
+    disks = []
+    for row in report("pvs", ["pv_name"], "--select", f"vg_name={vg}"):
+        disk = run(["lsblk", "-ndo", "PKNAME", row["pv_name"]], check=False).stdout.strip()
+        if disk and disk not in disks:
+            disks.append(disk)
+    return disks
+
+
 def add_tag(kind, name, tag):
     """Add TAG to the VG or LV NAME (kind 'vg' or 'lv')."""
     lvm("vgchange" if kind == "vg" else "lvchange", "--addtag", tag, name)
