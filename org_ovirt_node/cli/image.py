@@ -5,12 +5,11 @@ Text for people (progress on stderr, the result on stdout) or, with
 """
 
 import json
-import sys
 
 from org_ovirt_node.image.build import build_image
 from org_ovirt_node.image.inspect import describe, inspect_image
 from org_ovirt_node.image.squashfs import COMPRESSION_OPTIONS, DEFAULT_COMPRESSION
-from org_ovirt_node.progress import JsonReporter, TextReporter
+from org_ovirt_node.cli.output import reporter_for
 
 
 def register(subparsers):
@@ -48,7 +47,7 @@ def register(subparsers):
 
 def run_build(args):
     """`image build`."""
-    reporter = JsonReporter(sys.stdout) if args.json else TextReporter(sys.stderr)
+    reporter = reporter_for(args)
     info = build_image(args.rootdir, args.output, args.nvr,
                        compression=args.compression, reporter=reporter)
     if args.json:

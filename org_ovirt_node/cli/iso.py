@@ -5,11 +5,10 @@ Text for people (progress on stderr, the result on stdout) or, with
 saying what was changed.
 """
 
-import sys
 
 from org_ovirt_node.iso.pxe import build_pxe_tree
 from org_ovirt_node.iso.remaster import RemasterOptions, remaster
-from org_ovirt_node.progress import JsonReporter, TextReporter
+from org_ovirt_node.cli.output import reporter_for
 
 
 def register(subparsers):
@@ -78,13 +77,9 @@ def register(subparsers):
     pxe.set_defaults(func=run_pxe)
 
 
-def _reporter(args):
-    return JsonReporter(sys.stdout) if args.json else TextReporter(sys.stderr)
-
-
 def run_remaster(args):
     """`iso remaster`."""
-    reporter = _reporter(args)
+    reporter = reporter_for(args)
     options = RemasterOptions(
         input=args.input, output=args.output, image=args.image, ks=args.ks,
         updates=args.updates, add=args.add, cmdline=args.cmdline, rm_args=args.rm_args,
@@ -102,7 +97,7 @@ def run_remaster(args):
 
 def run_pxe(args):
     """`iso pxe`."""
-    reporter = _reporter(args)
+    reporter = reporter_for(args)
     summary = build_pxe_tree(args.input, args.image, args.output, args.base_url, ks=args.ks,
                              cmdline=args.cmdline, rm_args=args.rm_args, title=args.title,
                              force=args.force, reporter=reporter)

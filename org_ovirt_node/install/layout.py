@@ -31,11 +31,16 @@ VG_SLACK = 16 * MiB
 
 
 def root_size_for(image, options):
-    """Virtual size of the base and its layers: asked for, or max(6 GiB, image)."""
-    if options.root_size:
-        return options.root_size
-    rootfs = getattr(image, "rootfs_size", 0) or 0
-    return max(constants.MIN_ROOT_SIZE, -(-rootfs // GiB) * GiB)
+    """Virtual size of the base and its layers: asked for, or max(6 GiB, image).
+
+    Raises NodeError when the size asked for cannot hold the image.
+    """
+    if not options.root_size:
+        return max(constants.MIN_ROOT_SIZE, -(-image.rootfs_size // GiB) * GiB)
+    if options.root_size < image.rootfs_size:
+        raise NodeError(f"the root size {format_size(options.root_size)} is smaller than the "
+                        f"image's root filesystem ({format_size(image.rootfs_size)})")
+    return options.root_size
 
 
 def blivet_lv_name(name):
@@ -86,13 +91,9 @@ def schedule_layout(storage, disks, options, image):
     swap_size = options.swap_bytes()
     root_size = root_size_for(image, options)
     volumes = options.volumes()
-    data_needed = int(((getattr(image, "rootfs_used", 0) or 0)
+    data_needed = int((image.rootfs_used
                        + NEW_FS_ALLOCATION * (len(volumes) + 1)) * (1 + DATA_RESERVE_FRACTION))
 
-    rootfs = getattr(image, "rootfs_size", 0) or 0
-    if root_size < rootfs:
-        raise NodeError(f"the root size {format_size(root_size)} is smaller than the image's "
-                        f"root filesystem ({format_size(rootfs)})")
     # metadata is needed twice: the pool's own and LVM's spare copy (pmspare)
     pool_data = vg_size - swap_size - 2 * metadata - VG_SLACK
     plan = Plan(disks={disk.path: int(disk.size) for disk in disks}, nvr=nvr,
