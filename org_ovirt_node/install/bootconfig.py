@@ -12,6 +12,7 @@ import shutil
 from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.nvr import rpmvercmp
+from org_ovirt_node.util.atomic import write_atomic
 from org_ovirt_node.util.bls import BlsEntry
 from org_ovirt_node.util.fstab import merge_fstab
 from org_ovirt_node.util.grubenv import parse_grubenv, render_grubenv
@@ -19,6 +20,7 @@ from org_ovirt_node.util.grubenv import parse_grubenv, render_grubenv
 # Arguments we set per layer; the image's own values for them are dropped.
 _OWN_ARGS = ("root", "rd.lvm.lv", "rootflags", "img.bootid", "BOOT_IMAGE")
 _INITRD_NAMES = ("initramfs-{kver}.img", "initrd.img-{kver}", "initrd-{kver}")
+PANIC_REBOOT_SECONDS = 10
 
 
 def find_kernels(boot):
@@ -51,13 +53,25 @@ class _VersionKey:
 
 
 def image_kernel_args(root):
-    """The image's own kernel arguments (/etc/kernel/cmdline) minus the ones we set."""
+    """The image's own kernel arguments (/etc/kernel/cmdline)."""
     path = os.path.join(root, "etc/kernel/cmdline")
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as handle:
-        args = handle.read().split()
-    return [arg for arg in args if arg.split("=", 1)[0] not in _OWN_ARGS]
+        return handle.read().split()
+
+
+def layer_options(vg, layer, args):
+    """The kernel options that boot LAYER: ours, then ARGS minus the ones we set.
+
+    ARGS are the image's own (install) or the current default entry's
+    (update). A `panic=` is added when ARGS have none, so a kernel panic
+    reboots into GRUB's next attempt instead of hanging the node.
+    """
+    carried = [arg for arg in args if arg.split("=", 1)[0] not in _OWN_ARGS]
+    if not any(arg.startswith("panic=") for arg in carried):
+        carried.append(f"panic={PANIC_REBOOT_SECONDS}")
+    return " ".join(constants.layer_kernel_args(vg, layer) + carried)
 
 
 def write_fstab(root, entries):
@@ -73,29 +87,37 @@ def write_fstab(root, entries):
 
 
 def install_boot_entries(root, boot, vg, layer, nvr, kernel_dir=None):
-    """Copy the layer's kernels to BOOT/<layer>/ and write one BLS entry each.
+    """Write LAYER's boot entries (see write_boot_entries) and make the newest the default.
 
-    The kernels are taken from KERNEL_DIR (default ROOT/boot: the image's own
-    /boot; after Anaconda's liveimg they are on the /boot partition instead).
-    Returns the entries, newest kernel first; the first becomes grub's default.
+    The kernel options are the layer's plus the image's own.
+    """
+    entries = write_boot_entries(kernel_dir or os.path.join(root, "boot"), boot, layer, nvr,
+                                 layer_options(vg, layer, image_kernel_args(root)))
+    set_default_entry(boot, entries[0].entry_id)
+    return entries
+
+
+def write_boot_entries(kernel_dir, boot, layer, nvr, options):
+    """Copy the kernels in KERNEL_DIR to BOOT/<layer>/ and write one BLS entry each.
+
+    KERNEL_DIR is the image's own /boot, or the /boot partition after
+    Anaconda's liveimg. Returns the entries, newest kernel first. The default
+    is not changed here: that is the caller's last step.
     """
     target = os.path.join(boot, layer)
     os.makedirs(target, exist_ok=True)
     os.makedirs(os.path.join(boot, "efi"), mode=0o700, exist_ok=True)  # /boot/efi mount point
     entries_dir = os.path.join(boot, "loader", "entries")
     os.makedirs(entries_dir, exist_ok=True)
-    options = " ".join(constants.layer_kernel_args(vg, layer) + image_kernel_args(root))
     entries = []
-    for kver, kernel, initrd in find_kernels(kernel_dir or os.path.join(root, "boot")):
+    for kver, kernel, initrd in find_kernels(kernel_dir):
         for source in (kernel, initrd):
             shutil.copy2(source, os.path.join(target, os.path.basename(source)))
         entry = BlsEntry(entry_id=f"{layer}-{kver}", title=f"{nvr} ({kver})", version=kver,
                          linux=f"/{layer}/{os.path.basename(kernel)}",
                          initrd=f"/{layer}/{os.path.basename(initrd)}", options=options)
-        with open(os.path.join(entries_dir, entry.filename), "w", encoding="utf-8") as handle:
-            handle.write(entry.render())
+        write_atomic(os.path.join(entries_dir, entry.filename), entry.render().encode("utf-8"))
         entries.append(entry)
-    set_default_entry(boot, entries[0].entry_id)
     return entries
 
 
@@ -107,6 +129,4 @@ def set_default_entry(boot, entry_id):
         with open(path, "rb") as handle:
             values = parse_grubenv(handle.read())
     values["saved_entry"] = entry_id
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(render_grubenv(values))
+    write_atomic(path, render_grubenv(values))

@@ -65,10 +65,18 @@ def test_boot_entries_for_every_kernel_newest_default(tmp_path):
     assert values["initrd"] == f"/{LAYER}/initramfs-6.1.0-10-amd64.img"
     assert values["options"].split() == [
         f"root=/dev/onn/{LAYER}", f"rd.lvm.lv=onn/{LAYER}", "rootflags=discard",
-        f"img.bootid={LAYER}", "console=ttyS0", "quiet"]
+        f"img.bootid={LAYER}", "console=ttyS0", "quiet", "panic=10"]
     assert (boot / LAYER / "vmlinuz-6.1.0-10-amd64").read_bytes() == b"kernel 6.1.0-10-amd64"
     grubenv = parse_grubenv((boot / "grub2/grubenv").read_bytes())
     assert grubenv["saved_entry"] == f"{LAYER}-6.1.0-10-amd64"
+
+
+def test_layer_options_rewrite_ours_and_keep_the_rest():
+    carried = ["root=/dev/onn/old+1", "rd.lvm.lv=onn/old+1", "rootflags=discard",
+               "img.bootid=old+1", "console=ttyS0", "panic=-1", "crashkernel=auto"]
+    assert bootconfig.layer_options("onn", LAYER, carried).split() == [
+        f"root=/dev/onn/{LAYER}", f"rd.lvm.lv=onn/{LAYER}", "rootflags=discard",
+        f"img.bootid={LAYER}", "console=ttyS0", "panic=-1", "crashkernel=auto"]
 
 
 def test_debian_initrd_names_are_found(tmp_path):
