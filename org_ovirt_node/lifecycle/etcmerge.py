@@ -1,0 +1,268 @@
+"""Three-way merge of /etc when the node moves to a new image.
+
+OLD is the running image's pristine /etc, LOCAL the node's /etc, NEW the new
+image's /etc, and TARGET (the new layer's /etc) starts as a copy of NEW.
+What the admin changed (against OLD) is carried into TARGET; what only the
+image changed is already there. Unlike rpm-ostree, which lets a local file
+win silently, a path changed on both sides is a *conflict* that is reported:
+the local version stays and the image's regular file is put beside it as
+`<path>.imgnew`. Unlike imgbased, owners, modes, xattrs (ACLs, SELinux
+labels, capabilities), symlinks and device nodes count as changes and are
+carried with the file.
+
+Directories that are directories in both LOCAL and NEW are merged entry by
+entry (their own owner/mode/xattrs are an item like any file). Anywhere else
+a directory is one unit: a directory added locally is copied whole, and
+"changed" compares the whole subtree, because TARGET will hold either one
+side's directory or the other's.
+"""
+
+import os
+import stat
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+from org_ovirt_node.errors import NodeError
+from org_ovirt_node.util import fscopy
+
+KEEP_LOCAL = "keep-local"
+DELETE_LOCAL = "delete-local"
+TAKE_NEW = "take-new"
+ADD_NEW = "add-new"
+REMOVE_NEW = "remove-new"
+CONFLICT = "conflict"
+
+IMGNEW = ".imgnew"
+"""Suffix of the image's version of a conflicting file, written beside the local one."""
+
+_FROM_LOCAL = (KEEP_LOCAL, DELETE_LOCAL, CONFLICT)
+
+
+@dataclass(frozen=True)
+class MergeItem:
+    """One path (relative to /etc) the merge acts on or reports, with why."""
+
+    path: str
+    action: str
+    reason: str
+
+    def to_dict(self):
+        """A plain dict for JSON output."""
+        return asdict(self)
+
+
+class _Entry(NamedTuple):
+    """A path in one of the trees with its lstat result."""
+
+    path: str
+    info: os.stat_result
+
+    @property
+    def is_dir(self):
+        return stat.S_ISDIR(self.info.st_mode)
+
+    @property
+    def is_file(self):
+        return stat.S_ISREG(self.info.st_mode)
+
+
+def plan_merge(old, local, new):
+    """Compare the OLD, LOCAL and NEW /etc trees; return MergeItems sorted by path.
+
+    Nothing is written. Paths changed identically on both sides give no item.
+    """
+    roots = tuple(_root_entry(root) for root in (old, local, new))
+    items = []
+    _plan_directory(roots, "", items)
+    return sorted(items, key=lambda item: item.path)
+
+
+def apply_merge(items, local, new, target):
+    """Carry out ITEMS (from plan_merge) in TARGET, a copy of NEW; return the conflicting paths.
+
+    Directory metadata is set last and deepest first, so copying entries into
+    a directory does not change the times it ends with.
+    """
+    deferred = [item.path for item in items
+                if item.action in _FROM_LOCAL and _put_local(item.path, local, target)]
+    conflicts = [item.path for item in items if item.action == CONFLICT]
+    for path in conflicts:
+        _put_imgnew(path, new, target)
+    for path in reversed(deferred):
+        _put_local_metadata(path, local, target)
+    return conflicts
+
+
+def _root_entry(root):
+    """The entry of tree ROOT, which must be a real directory."""
+    entry = _entry(root)
+    if entry is None or not entry.is_dir:
+        raise NodeError(f"{root}: not a directory, cannot merge /etc")
+    return entry
+
+
+def _entry(path):
+    """The _Entry at PATH (never following a symlink), or None when absent."""
+    info = fscopy.lstat(path)
+    return None if info is None else _Entry(path, info)
+
+
+def _children(entry):
+    """The entries inside ENTRY by name; none unless it is a real directory."""
+    if entry is None or not entry.is_dir:
+        return {}
+    return {name: _entry(os.path.join(entry.path, name)) for name in os.listdir(entry.path)}
+
+
+def _plan_directory(parents, rel, items):
+    """Append the items for the entries of directory REL, given its (old, local, new) entries."""
+    children = [_children(parent) for parent in parents]
+    for name in sorted(set().union(*children)):
+        path = os.path.join(rel, name)
+        old, local, new = (side.get(name) for side in children)
+        merged = local is not None and new is not None and local.is_dir and new.is_dir
+        item = _decide(path, old, local, new, _same_entry if merged else _same_tree)
+        if item:
+            items.append(item)
+        if merged:
+            _plan_directory((old, local, new), path, items)
+
+
+def _decide(path, old, local, new, same):
+    """The MergeItem for PATH, or None when nothing needs doing or telling."""
+    local_changed = not same(old, local)
+    image_changed = not same(old, new)
+    if local_changed and image_changed:
+        if same(local, new):
+            return None
+        return MergeItem(path, CONFLICT, _conflict_reason(local, new))
+    if local_changed:
+        return _local_item(path, old, local, same)
+    if image_changed:
+        return _image_item(path, old, new)
+    return None
+
+
+def _local_item(path, old, local, same):
+    """The item for a change made only on the node."""
+    if local is None:
+        return MergeItem(path, DELETE_LOCAL, "deleted locally: stays deleted")
+    reason = "added locally" if old is None else "changed locally"
+    if local.is_dir and same is _same_tree:
+        reason += ": directory copied whole"
+    return MergeItem(path, KEEP_LOCAL, reason)
+
+
+def _image_item(path, old, new):
+    """The item for a change made only by the image (TARGET already has it)."""
+    if old is None:
+        return MergeItem(path, ADD_NEW, "added in the image")
+    if new is None:
+        return MergeItem(path, REMOVE_NEW, "removed in the image")
+    return MergeItem(path, TAKE_NEW, "changed in the image")
+
+
+def _conflict_reason(local, new):
+    """Say what a conflict leaves in TARGET."""
+    if new is None:
+        return "changed locally and removed in the image: local kept"
+    imgnew = f", new as {IMGNEW}" if new.is_file else ""
+    if local is None:
+        return f"deleted locally and changed in the image: stays deleted{imgnew}"
+    return f"changed in the image and locally: local kept{imgnew}"
+
+
+def _same_tree(a, b):
+    """Whether A and B are the same entry and, for directories, hold the same tree."""
+    if not _same_entry(a, b):
+        return False
+    if a is None or not a.is_dir:
+        return True
+    inside_a, inside_b = _children(a), _children(b)
+    return inside_a.keys() == inside_b.keys() and all(
+        _same_tree(child, inside_b[name]) for name, child in inside_a.items())
+
+
+def _same_entry(a, b):
+    """Whether A and B agree in kind, mode, owner, xattrs and content (or link target, device).
+
+    Times are not compared: an unpacked or copied file gets new ones.
+    """
+    if a is None or b is None:
+        return a is b
+    if _identity(a) != _identity(b):
+        return False
+    if stat.S_ISLNK(a.info.st_mode) and os.readlink(a.path) != os.readlink(b.path):
+        return False
+    if fscopy.read_xattrs(a.path) != fscopy.read_xattrs(b.path):
+        return False
+    return not a.is_file or _same_content(a.path, b.path)
+
+
+def _identity(entry):
+    """What lstat tells about ENTRY that a change shows in (mode holds the kind)."""
+    info = entry.info
+    size = info.st_size if entry.is_file else 0
+    rdev = info.st_rdev if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else 0
+    return info.st_mode, info.st_uid, info.st_gid, size, rdev
+
+
+def _same_content(path_a, path_b):
+    """Whether two regular files hold the same bytes, read CHUNK by CHUNK."""
+    with fscopy.open_source(path_a) as file_a, fscopy.open_source(path_b) as file_b:
+        while True:
+            chunk = file_a.read(fscopy.CHUNK)
+            if chunk != file_b.read(fscopy.CHUNK):
+                return False
+            if not chunk:
+                return True
+
+
+def _put_local(path, local, target):
+    """Make TARGET's PATH the local version (or absent); True when only its metadata is left.
+
+    A directory on both sides keeps its content (merged item by item) and
+    only gets the local owner/mode/xattrs/times, later.
+    """
+    source = _entry(os.path.join(local, path))
+    parent, name = fscopy.split_rel(path)
+
+    def put(dir_fd):
+        there = fscopy.lstat(name, dir_fd)
+        if source is not None and source.is_dir and there and stat.S_ISDIR(there.st_mode):
+            return True
+        fscopy.remove_entry(dir_fd, name)
+        if source is not None:
+            fscopy.copy_entry(source.path, dir_fd, name)
+        return False
+    return _in_target(path, target, parent, put)
+
+
+def _put_imgnew(path, new, target):
+    """Write the image's regular file PATH beside the local one as PATH.imgnew."""
+    source = _entry(os.path.join(new, path))
+    if source is None or not source.is_file:
+        return
+    parent, name = fscopy.split_rel(path + IMGNEW)
+
+    def put(dir_fd):
+        fscopy.remove_entry(dir_fd, name)
+        fscopy.copy_entry(source.path, dir_fd, name)
+    _in_target(path, target, parent, put)
+
+
+def _put_local_metadata(path, local, target):
+    """Give TARGET's directory PATH the owner, mode, xattrs and times of the local one."""
+    parent, name = fscopy.split_rel(path)
+    source = os.path.join(local, path)
+    _in_target(path, target, parent, lambda dir_fd: fscopy.copy_metadata(source, dir_fd, name))
+
+
+def _in_target(path, target, parent, action):
+    """Run ACTION(dir_fd of TARGET/PARENT); an OSError becomes a one-line NodeError about PATH."""
+    try:
+        with fscopy.open_dir(target, parent) as dir_fd:
+            return action(dir_fd)
+    except OSError as error:
+        raise NodeError(f"merging /etc/{path} into {target} failed: "
+                        f"{error.strerror or error}") from None
