@@ -2,7 +2,10 @@
 every NodeError into one line on stderr and a non-zero exit.
 
 Each subcommand group lives in its own module with a `register(subparsers)`
-function; adding a group means adding it to SUBCOMMAND_MODULES.
+function; adding a command means adding it to COMMANDS. Only the module of
+the command being run is imported (all of them for --help), so a quick
+command such as `boot-ok` or `ks validate` does not pay for blivet or the
+ISO tools.
 """
 
 import argparse
@@ -12,34 +15,40 @@ import sys
 from org_ovirt_node import __version__
 from org_ovirt_node.errors import NodeError
 
-SUBCOMMAND_MODULES = [
-    "org_ovirt_node.cli.image",
-    "org_ovirt_node.cli.install",
-    "org_ovirt_node.cli.iso",
-    "org_ovirt_node.cli.status",
-    "org_ovirt_node.cli.ks",
-]
+_LIFECYCLE = "org_ovirt_node.cli.lifecycle"
+COMMANDS = {
+    "image": "org_ovirt_node.cli.image",
+    "install": "org_ovirt_node.cli.install",
+    "iso": "org_ovirt_node.cli.iso",
+    "status": "org_ovirt_node.cli.status",
+    "ks": "org_ovirt_node.cli.ks",
+    "update": _LIFECYCLE, "rollback": _LIFECYCLE, "gc": _LIFECYCLE, "pin": _LIFECYCLE,
+    "unpin": _LIFECYCLE, "check": _LIFECYCLE, "boot-ok": _LIFECYCLE,
+}
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 
-def build_parser():
-    """The full argument parser with every registered subcommand."""
+def build_parser(command=None):
+    """The argument parser: with COMMAND's module only, or every module."""
     parser = argparse.ArgumentParser(
         prog="ovirt-node",
-        description="Build, install and inspect oVirt Node images on LVM thin provisioning.")
+        description="Build, install, update and check oVirt Node images on LVM thin provisioning.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module_name in SUBCOMMAND_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for module_name in modules:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
 
 def main(argv=None):
     """Run the CLI; return the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0

@@ -46,3 +46,17 @@ def merge_fstab(existing_text, entries):
     header = ["# Written by ovirt-node install; thin volumes are mounted with discard."]
     body = [entry.render() for entry in sorted(entries, key=_mount_order)]
     return "\n".join(header + body + ([""] + kept if kept else [])) + "\n"
+
+
+def parse_fstab(text):
+    """The entries of an fstab text (comments and short lines skipped)."""
+    entries = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3 or fields[0].startswith("#"):
+            continue
+        numbers = [int(value) if value.isdigit() else 0 for value in fields[4:6]]
+        numbers += [0] * (2 - len(numbers))
+        entries.append(FstabEntry(fields[0], fields[1], fields[2],
+                                  fields[3] if len(fields) > 3 else "defaults", *numbers))
+    return entries

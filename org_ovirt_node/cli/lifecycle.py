@@ -1,0 +1,213 @@
+"""The node's life: `update`, `rollback`, `gc`, `pin`, `unpin`, `check`, `boot-ok`.
+
+Every command that writes asks first on a terminal (or takes --yes), and
+every command takes --json and --vg (act offline on a node's disks).
+Each command imports its engine module only when it runs: `boot-ok` runs at
+every boot of a node and needs neither blivet nor the image tools.
+"""
+
+import importlib
+import sys
+
+from org_ovirt_node.cli.output import emit_result, reporter_for
+from org_ovirt_node.errors import NodeError
+from org_ovirt_node.lifecycle.bootcount import DEFAULT_TRIES
+from org_ovirt_node.lifecycle.node import Node, open_node, running_layer
+from org_ovirt_node.progress import JsonReporter
+from org_ovirt_node.util.namespace import private_mounts
+
+
+def _engine(name):
+    """The lifecycle module NAME, imported on first use."""
+    return importlib.import_module(f"org_ovirt_node.lifecycle.{name}")
+
+
+def _common(parser, writes=True):
+    parser.add_argument("--vg", help="act offline on this volume group's node (default: the "
+                                     "VG tagged imgbased:vg)")
+    parser.add_argument("--json", action="store_true", help="JSON for machines")
+    if writes:
+        parser.add_argument("--yes", "-y", action="store_true",
+                            help="do not ask before writing to the node")
+
+
+def register(subparsers):
+    """Add the lifecycle subcommands."""
+    parser = subparsers.add_parser("update", help="deploy a newer image as a new layer",
+                                   description="Deploy IMAGE as a new base and layer; the "
+                                               "boot default switches last.")
+    parser.add_argument("--image", required=True, help="node image (squashfs)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    parser.add_argument("--allow-other-os", action="store_true",
+                        help="allow an image of another OS ID or major version")
+    parser.add_argument("--allow-downgrade", action="store_true",
+                        help="allow an image not newer than every base")
+    parser.add_argument("--force", action="store_true",
+                        help="deploy again an image whose layer failed to boot")
+    parser.add_argument("--keep", type=int, help="images to keep after the update "
+                                                 "(default: as recorded at install)")
+    parser.add_argument("--tries", type=int, default=DEFAULT_TRIES,
+                        help="boot attempts of the new layer before falling back (default 3)")
+    _common(parser)
+    parser.set_defaults(func=run_update)
+
+    parser = subparsers.add_parser("rollback", help="make an earlier layer the boot default")
+    parser.add_argument("--to", metavar="LAYER", help="layer (or base) to boot")
+    parser.add_argument("--force", action="store_true", help="even a layer marked bad")
+    _common(parser)
+    parser.set_defaults(func=run_rollback)
+
+    parser = subparsers.add_parser("gc", help="remove the oldest images beyond --keep")
+    parser.add_argument("--keep", type=int, help="images to keep (default: as recorded at "
+                                                 "install, 2)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    _common(parser)
+    parser.set_defaults(func=run_gc)
+
+    for name, pinned in (("pin", True), ("unpin", False)):
+        parser = subparsers.add_parser(name, help=f"{'keep' if pinned else 'stop keeping'} "
+                                                  "a layer from gc")
+        parser.add_argument("layer", metavar="LAYER")
+        _common(parser)
+        parser.set_defaults(func=run_pin, pinned=pinned)
+
+    parser = subparsers.add_parser("check", help="named health checks of the node")
+    _common(parser, writes=False)
+    parser.set_defaults(func=run_check)
+
+    parser = subparsers.add_parser("boot-ok", help="record that this boot is good (run by "
+                                                   "the node after its health checks)")
+    parser.add_argument("--json", action="store_true", help="JSON for machines")
+    parser.set_defaults(func=run_boot_ok)
+
+
+def _confirm(args, question, detail):
+    """True to go on: --yes, or a y on a terminal; refuse without a terminal."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise NodeError(f"refusing to {question.rstrip('?').lower()} without confirmation: "
+                        "pass --yes")
+    print(detail, file=sys.stderr)
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def render_update_plan(plan):
+    """Human text of an update plan."""
+    data = plan.to_dict()
+    lines = [f"Update {plan.from_layer} -> {plan.layer}",
+             f"  create LVs: {plan.nvr} (base), {plan.layer} (layer)",
+             f"  boot entry: {', '.join(data['boot_entry']['ids'])} "
+             f"(fallback {plan.from_entry})",
+             f"  options:    {plan.options}"]
+    for item in plan.etc:
+        lines.append(f"  /etc/{item.path}: {item.action} ({item.reason})")
+    for point, paths in plan.var.items():
+        lines += [f"  {point.rstrip('/')}/{path}: added (absent on the node)" for path in paths]
+    for item in plan.gc["remove"]:
+        lines.append(f"  gc removes {item['base']} ({', '.join(item['layers']) or 'no layer'})")
+    lines += [f"  leftover of an interrupted update, removed first: {item}"
+              for item in plan.leftovers]
+    lines += [f"  PROBLEM: {problem}" for problem in plan.problems]
+    return "\n".join(lines)
+
+
+def run_update(args):
+    """Run `ovirt-node update`."""
+    update = _engine("update")
+    options = update.UpdateOptions(image=args.image, allow_other_os=args.allow_other_os,
+                                   allow_downgrade=args.allow_downgrade, force=args.force,
+                                   keep=args.keep, tries=args.tries)
+    reporter = reporter_for(args)
+    private_mounts()
+    with open_node(args.vg, write=not args.dry_run) as node:
+        plan = update.plan_update(node, options, reporter)
+        if args.dry_run:
+            emit_result(args, {"event": "plan", "plan": plan.to_dict()},
+                        render_update_plan(plan))
+            return 1 if plan.problems else 0
+        if plan.problems:
+            raise NodeError("update refused, nothing was written: " + "; ".join(plan.problems))
+        if not _confirm(args, f"Update to {plan.layer}?", render_update_plan(plan)):
+            raise NodeError("cancelled; nothing was written")
+        result = update.apply_update(node, plan, options, reporter)
+    if isinstance(reporter, JsonReporter):
+        reporter.emit("result", **result)
+    else:
+        print(f"{result['layer']} is the boot default; {plan.from_layer} is its fallback")
+        for path in result["etc_conflicts"]:
+            print(f"conflict: /etc/{path} kept local; the image's is /etc/{path}.imgnew")
+    return 0
+
+
+def run_rollback(args):
+    """Run `ovirt-node rollback`."""
+    rollback = _engine("rollback")
+    private_mounts()
+    with open_node(args.vg, write=True) as node:
+        plan = rollback.plan_rollback(node, args.to, args.force)
+        if not _confirm(args, f"Roll back to {plan['to']}?",
+                        f"{plan['from']} -> {plan['to']} ({plan['entry']})"):
+            raise NodeError("cancelled; nothing was written")
+        rollback.rollback(node, plan)
+    emit_result(args, {"event": "result", **plan},
+                f"{plan['to']} is the boot default (was {plan['from']})")
+    return 0
+
+
+def run_gc(args):
+    """Run `ovirt-node gc`."""
+    gc = _engine("gc")
+    private_mounts()
+    with open_node(args.vg, write=not args.dry_run) as node:
+        plan = gc.plan_gc(node, args.keep)
+        text = "\n".join([f"keep {plan['keep']}: {', '.join(plan['kept'])}"] +
+                         [f"remove {item['base']} ({', '.join(item['layers']) or 'no layer'})"
+                          for item in plan["remove"]])
+        if args.dry_run:
+            emit_result(args, {"event": "plan", "plan": plan}, text)
+            return 0
+        if plan["remove"] and not _confirm(args, "Remove these images?", text):
+            raise NodeError("cancelled; nothing was written")
+        removed = gc.gc(node, plan, reporter_for(args))
+    emit_result(args, {"event": "result", "removed": removed, "kept": plan["kept"]},
+                "removed: " + (", ".join(removed) or "nothing"))
+    return 0
+
+
+def run_pin(args):
+    """Run `ovirt-node pin` / `unpin`."""
+    private_mounts()
+    verb = "pin" if args.pinned else "unpin"
+    with open_node(args.vg, write=True) as node:
+        if not _confirm(args, f"{verb.capitalize()} {args.layer}?", ""):
+            raise NodeError("cancelled; nothing was written")
+        layer, changed = _engine("pins").set_pinned(node, args.layer, args.pinned)
+        pinned = node.state().pinned
+    emit_result(args, {"event": "result", "layer": layer, "changed": changed,
+                       "pinned": pinned},
+                f"{layer} {'is' if args.pinned else 'is not'} pinned"
+                f"{'' if changed else ' (already)'}")
+    return 0
+
+
+def run_check(args):
+    """Run `ovirt-node check`: exit 0 when no check failed."""
+    check = _engine("check")
+    private_mounts()
+    with open_node(args.vg) as node:
+        results = check.run_checks(node)
+    text = "\n".join(f"{result.status.upper():8} {result.name:11} {result.reason}"
+                     for result in results)
+    emit_result(args, {"checks": [result.to_dict() for result in results]}, text)
+    return 1 if any(result.status == check.FAILED for result in results) else 0
+
+
+def run_boot_ok(args):
+    """Run `ovirt-node boot-ok` on the booted node (needs no LVM: /boot only)."""
+    result = _engine("bootcount").boot_ok(Node(None, "/boot", running_layer()))
+    text = f"{result['running']} booted well"
+    if result["marked_bad"]:
+        text += f"; {result['marked_bad']} failed to boot and is marked bad"
+    emit_result(args, {"event": "result", **result}, text)
+    return 0

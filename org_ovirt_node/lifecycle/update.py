@@ -1,0 +1,258 @@
+"""`ovirt-node update`: a new image as a new base and layer, switched to last.
+
+The steps, each named in the progress output:
+  preflight  read-only: image, identity, version, space, /etc merge, /var,
+             boot entry and gc plans (what --dry-run prints)
+  base       the install's block-wise deploy into a new thin LV <nvr>
+  layer      the writable snapshot <nvr>+1, made exactly as install makes it
+  etc        three-way /etc merge (etcmerge.py); conflicts keep the local
+             file and get the image's beside it as <file>.imgnew
+  var        what the image adds under /var and the other volumes is copied
+             in where absent; nothing there is rewritten
+  boot       kernels and BLS entries of the new layer, the current default
+             entry's kernel arguments carried over; grub.cfg regenerated
+  switch     one atomic grubenv write: the new entry becomes the default
+             with a try counter, the current one its fallback
+  gc         images beyond --keep go (gc.py)
+Until the switch, everything created is listed in the update journal first
+(journal.py): a failure removes it, a kill leaves it for the next run or gc.
+"""
+
+import contextlib
+import os
+import signal
+from dataclasses import dataclass, field
+
+from org_ovirt_node import constants
+from org_ovirt_node.errors import NodeError
+from org_ovirt_node.image import rootfacts
+from org_ovirt_node.image.inspect import inspect_image
+from org_ovirt_node.image.mount import mounted_image, mounted_root
+from org_ovirt_node.install import bootconfig, deploy, layers, volumes
+from org_ovirt_node.lifecycle import bootcount, etcmerge, gc, journal, preflight, varcopy
+from org_ovirt_node.lifecycle.roots import (mounted_base, mounted_layer, mounted_volumes,
+                                            top_volumes, volume_entries)
+from org_ovirt_node.nvr import NVR
+from org_ovirt_node.util import grubcfg, lvm
+from org_ovirt_node.util.fstab import FstabEntry, parse_fstab
+
+# Crash-safety tests stop a run right before a named step (SIGSTOP), then kill it.
+STOP_BEFORE_ENV = "OVIRT_NODE_STOP_BEFORE"
+
+
+@dataclass
+class UpdateOptions:
+    """What the user asked of one update."""
+
+    image: str
+    allow_other_os: bool = False
+    allow_downgrade: bool = False
+    force: bool = False
+    keep: int = None
+    tries: int = bootcount.DEFAULT_TRIES
+
+
+@dataclass
+class UpdatePlan:
+    """Everything an update will do, decided before its first write."""
+
+    nvr: str
+    layer: str
+    base_size: int
+    from_layer: str
+    from_entry: str
+    options: str
+    kernels: list
+    etc: list = field(default_factory=list)
+    var: dict = field(default_factory=dict)
+    gc: dict = field(default_factory=dict)
+    replaces: list = field(default_factory=list)
+    leftovers: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+
+    def to_dict(self):
+        """JSON-ready form: the --dry-run output."""
+        return {"nvr": self.nvr, "layer": self.layer,
+                "create_lvs": [self.nvr, self.layer], "base_size": self.base_size,
+                "from_layer": self.from_layer, "boot_entry": {
+                    "ids": [f"{self.layer}-{kver}" for kver in self.kernels],
+                    "options": self.options, "fallback": self.from_entry},
+                "etc": [item.to_dict() for item in self.etc],
+                "etc_conflicts": [item.path for item in self.etc if item.action == "conflict"],
+                "var": self.var, "gc_removes": [item["base"] for item in self.gc["remove"]],
+                "replaces": self.replaces, "leftovers": self.leftovers,
+                "problems": self.problems}
+
+
+def step(reporter, name, message):
+    """Announce step NAME; stop here first when the crash tests ask for it."""
+    reporter.step(name, message)
+    if os.environ.get(STOP_BEFORE_ENV) == name:
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def _os_release(root):
+    text = next((rootfacts.read_text(root, path) for path in rootfacts.OS_RELEASE_PATHS
+                 if rootfacts.read_text(root, path) is not None), "")
+    return rootfacts.parse_os_release(text)
+
+
+def _already_installed(node, nvr, options, leftover_lvs):
+    """Problems with NVR's base already being there, and the layers --force replaces."""
+    if nvr not in node.bases() or nvr in leftover_lvs:
+        return [], []
+    its_layers = sorted(layer for layer, base in node.layers().items() if base == nvr)
+    bad = [layer for layer in its_layers if layer in node.state().bad]
+    if bad and options.force:
+        protected = gc.protected_layers(node)
+        if any(layer in protected for layer in its_layers):
+            return [f"{nvr} is marked bad but is {protected[its_layers[0]]}; "
+                    "roll back first"], []
+        return [], [nvr]
+    if bad:
+        return [f"{nvr} is installed and its layer {', '.join(bad)} failed to boot (marked "
+                "bad); pass --force to deploy it again"], []
+    return [f"{nvr} is already installed (layer {', '.join(its_layers) or 'none'}); use "
+            f"ovirt-node rollback --to {nvr} to boot it"], []
+
+
+def plan_update(node, options, reporter):
+    """Check everything and decide every action; write nothing. Returns an UpdatePlan."""
+    step(reporter, "preflight", f"Checking {options.image} against the node")
+    info = inspect_image(options.image, reporter=reporter)
+    current = node.default_entry()
+    if current is None or current.layer not in node.layers():
+        raise NodeError("the node has no default boot entry of an existing layer; repair it "
+                        "with ovirt-node rollback --to LAYER first")
+    old_base = node.layers()[current.layer]
+    nvr = info.nvr
+    layer = NVR.parse(nvr).layer(1)
+    unfinished = journal.read(node)
+    leftovers = journal.leftovers(node, unfinished) if unfinished else []
+    leftover_lvs = set(unfinished.get("lvs", [])) if unfinished else set()
+    problems, replaces = _already_installed(node, nvr, options, leftover_lvs)
+    if not problems:
+        problems += preflight.version_problems(
+            nvr, [base for base in node.bases() if base not in leftover_lvs | set(replaces)],
+            options.allow_downgrade)
+    base_size = max(int(lvm.report("lvs", ["lv_size"], f"{node.vg}/{old_base}")[0]["lv_size"]),
+                    info.rootfs_size, constants.MIN_ROOT_SIZE)
+    with contextlib.ExitStack() as stack:
+        _, new_root = stack.enter_context(mounted_root(options.image))
+        local = stack.enter_context(mounted_layer(node, current.layer))
+        old = stack.enter_context(mounted_base(node, old_base))
+        problems += preflight.identity_problems(_os_release(local), _os_release(new_root),
+                                                options.allow_other_os)
+        kernels = [kver for kver, _, _ in bootconfig.find_kernels(os.path.join(new_root, "boot"))]
+        kernel_bytes = preflight.kernel_bytes(os.path.join(new_root, "boot"))
+        etc = etcmerge.plan_merge(os.path.join(old, "etc"), os.path.join(local, "etc"),
+                                  os.path.join(new_root, "etc"))
+        entries = volume_entries(node, local)
+        stack.enter_context(mounted_volumes(node, local, entries))
+        var = {point: varcopy.plan_copy_absent(os.path.join(new_root, point.lstrip("/")),
+                                               os.path.join(local, point.lstrip("/")))
+               for point in top_volumes(entries)}
+    problems += preflight.space_problems(preflight.measure(node), info.rootfs_used,
+                                         kernel_bytes)
+    plan = UpdatePlan(nvr=nvr, layer=layer, base_size=base_size, from_layer=current.layer,
+                      from_entry=current.entry_id,
+                      options=bootconfig.layer_options(node.vg, layer, current.options.split()),
+                      kernels=kernels, etc=etc, var={k: v for k, v in var.items() if v},
+                      replaces=replaces, leftovers=leftovers, problems=problems)
+    plan.gc = gc.plan_gc(node, options.keep, after_switch=(nvr, layer, current.layer))
+    return plan
+
+
+def apply_update(node, plan, options, reporter):
+    """Carry out PLAN; the default switches last. Returns the result dict."""
+    if plan.problems:
+        raise NodeError("update refused: " + "; ".join(plan.problems))
+    unfinished = journal.read(node)
+    if unfinished is not None:
+        removed = journal.undo(node, unfinished)
+        reporter.info("removed what an interrupted update left: " + (", ".join(removed)
+                                                                       or "nothing"))
+    for base in plan.replaces:
+        reporter.info(f"removing {base}, marked bad, to deploy it again")
+        gc.remove_image(node, base)
+    record = journal.Journal(node, plan.nvr, plan.layer)
+    record.begin()
+    switched = False
+    try:
+        conflicts = _write_new_layer(node, plan, options, reporter, record)
+        step(reporter, "switch", f"Making {plan.layer} the boot default "
+                                 f"({options.tries} tries, then {plan.from_layer})")
+        env = bootcount.armed(node.grubenv(), f"{plan.layer}-{plan.kernels[0]}",
+                              plan.from_entry, options.tries)
+        node.write_grubenv(env)
+        switched = True
+        record.finish()
+    except BaseException as error:
+        if switched:
+            raise
+        reporter.warning(f"update failed: {error}")
+        removed = journal.undo(node, record.data)
+        reporter.warning("cleanup: removed " + (", ".join(removed) or "nothing") +
+                         f"; the boot default is still {plan.from_layer}")
+        raise
+    step(reporter, "gc", "Removing images beyond the ones to keep")
+    removed = gc.gc(node, gc.plan_gc(node, options.keep), reporter)
+    return {"layer": plan.layer, "default_entry": env["saved_entry"],
+            "fallback_entry": plan.from_entry, "etc_conflicts": conflicts,
+            "var_added": plan.var, "gc_removed": removed}
+
+
+def _write_new_layer(node, plan, options, reporter, record):
+    """Steps base to boot; return the /etc conflicts."""
+    step(reporter, "base", f"Writing the image into {node.lv_path(plan.nvr)}")
+    record.will_create_lv(plan.nvr)
+    lvm.lvm("lvcreate", "--thin", "--virtualsize", f"{plan.base_size}b", "--name", plan.nvr,
+            "--addtag", constants.TAG_BASE, "--setactivationskip", "n",
+            f"{node.vg}/{node.pool}")
+    with mounted_image(options.image) as image:
+        deploy.deploy_image(image, node.lv_path(plan.nvr), reporter,
+                            layers.pool_chunk_size(node.vg, node.pool))
+    step(reporter, "layer", f"Creating the writable layer {plan.layer}")
+    record.will_create_lv(plan.layer)
+    lvm.thin_snapshot(node.vg, plan.nvr, plan.layer, tags=[constants.TAG_LAYER])
+    deploy.new_uuid(node.lv_path(plan.layer))
+    lvm.freeze_base(node.vg, plan.nvr)
+    with contextlib.ExitStack() as stack:
+        _, new_root = stack.enter_context(mounted_root(options.image))
+        target = stack.enter_context(mounted_layer(node, plan.layer, write=True))
+        local = stack.enter_context(mounted_layer(node, plan.from_layer))
+        step(reporter, "etc", "Merging /etc: the node's changes onto the new image's")
+        conflicts = etcmerge.apply_merge(plan.etc, os.path.join(local, "etc"),
+                                         os.path.join(new_root, "etc"),
+                                         os.path.join(target, "etc"))
+        for path in conflicts:
+            reporter.warning(f"/etc/{path}: changed locally and in the image; kept the local "
+                             f"version, the image's is /etc/{path}.imgnew")
+        _point_fstab_at(target, node.lv_path(plan.layer))
+        step(reporter, "var", "Adding the image's new /var content where absent")
+        entries = volume_entries(node, target)
+        for entry in entries:
+            volumes.clear_source(target, entry.mountpoint, [e.mountpoint for e in entries])
+        with mounted_volumes(node, target, entries, write=True):
+            for point, paths in plan.var.items():
+                for path in varcopy.copy_absent(paths, os.path.join(new_root, point.lstrip("/")),
+                                                os.path.join(target, point.lstrip("/"))):
+                    reporter.info(f"added {point.rstrip('/')}/{path}")
+        step(reporter, "boot", f"Writing the boot entries of {plan.layer}")
+        record.will_write_boot(plan.layer)
+        bootconfig.write_boot_entries(os.path.join(target, "boot"), node.boot, plan.layer,
+                                      plan.nvr, plan.options)
+        grubcfg.refresh(node.boot)
+    return conflicts
+
+
+def _point_fstab_at(root, device):
+    """Make ROOT's fstab mount DEVICE on / (the merge kept the old layer's line)."""
+    path = os.path.join(root, "etc", "fstab")
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    old = next((entry for entry in parse_fstab(text) if entry.mountpoint == "/"), None)
+    new = FstabEntry(device, "/", old.fstype if old else "ext4",
+                     old.options if old else "defaults,discard",
+                     old.dump if old else 1, old.passno if old else 1)
+    bootconfig.write_fstab(root, [new])
