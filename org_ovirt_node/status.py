@@ -1,19 +1,16 @@
 """What is installed, read back from LVM tags and the boot configuration.
 
 Nothing here relies on fixed names: the VG, pool, bases, layers and volumes
-are found by their imgbased tags, as imgbased's own tools do.
+are found by their imgbased tags, as imgbased's own tools do. The boot side
+(default, fallback, last-known-good, pinned, bad, each layer's kernels and
+entries) comes from /boot through lifecycle/node.py, online or offline.
 """
 
-import json
-import os
-
 from org_ovirt_node import constants
-from org_ovirt_node.errors import NodeError
+from org_ovirt_node.lifecycle import bootcount
+from org_ovirt_node.lifecycle.node import open_node
 from org_ovirt_node.nvr import split_layer
 from org_ovirt_node.util import lvm
-from org_ovirt_node.util.grubenv import parse_grubenv
-from org_ovirt_node.util.mounts import mounted
-from org_ovirt_node.util.run import run
 
 _LV_FIELDS = ["lv_name", "vg_name", "lv_size", "lv_tags", "origin", "pool_lv",
               "data_percent", "metadata_percent", "lv_metadata_size", "lv_permissions",
@@ -28,63 +25,36 @@ def _percent(value):
     return float(value) if value not in ("", None) else None
 
 
-def running_layer(cmdline_path="/proc/cmdline"):
-    """The layer this system booted from (img.bootid=), or None."""
-    try:
-        with open(cmdline_path, encoding="utf-8") as handle:
-            args = handle.read().split()
-    except OSError:
-        return None
-    for arg in args:
-        if arg.startswith("img.bootid="):
-            return arg.split("=", 1)[1]
-    return None
-
-
-def _grubenv_from(boot_dir):
-    path = os.path.join(boot_dir, "grub2", "grubenv")
-    if os.path.exists(path):
-        with open(path, "rb") as handle:
-            return parse_grubenv(handle.read())
-    return None
-
-
-def default_entry(vg):
-    """grub's saved_entry, from /boot or from the /boot partition beside VG's PVs."""
-    values = _grubenv_from("/boot")
-    if values is not None:
-        return values.get("saved_entry")
-    for disk in lvm.vg_disks(vg):
-        listing = json.loads(run(["lsblk", "--json", "--list", "-o",
-                                  "PATH,FSTYPE,TYPE,PKNAME", f"/dev/{disk}"]).stdout)
-        for node in listing["blockdevices"]:
-            if node.get("type") != "part" or node.get("fstype") != "ext4":
-                continue
-            with mounted(node["path"], options="ro,noload") as boot:
-                values = _grubenv_from(boot)
-            if values is not None:
-                return values.get("saved_entry")
-    return None
-
-
 def read_status(vg=None):
-    """The node layout as a dict: vg, pool, bases, layers, volumes."""
-    vgs = lvm.report("vgs", ["vg_name", "vg_size", "vg_free", "vg_tags"], f"@{constants.TAG_VG}")
-    if vg:
-        vgs = [row for row in vgs if row["vg_name"] == vg]
-    if not vgs:
-        raise NodeError("no oVirt Node layout found (no volume group tagged "
-                        f"{constants.TAG_VG}{' named ' + vg if vg else ''})")
-    vg_row = vgs[0]
-    name = vg_row["vg_name"]
-    rows = lvm.report("lvs", _LV_FIELDS, name)
-    default = default_entry(name)
-    running = running_layer()
-    status = {"vg": {"name": name, "size": int(vg_row["vg_size"]),
+    """The node layout as a dict: vg, pool, bases, layers, volumes, boot state."""
+    with open_node(vg) as node:
+        return node_status(node)
+
+
+def _boot_state(node):
+    """Default, fallback and failed layers plus the node state, from /boot."""
+    env = node.grubenv()
+    state = node.state()
+    fallback = node.entry(env.get(bootcount.FALLBACK)) if bootcount.is_armed(env) else None
+    failed = bootcount.failed_default(node, env)
+    bad = list(state.bad) + ([failed] if failed and failed not in state.bad else [])
+    return {"default_entry": env.get("saved_entry"), "default_layer": node.default_layer(),
+            "fallback": fallback.layer if fallback else None,
+            "boot_counter": env.get(bootcount.COUNTER) if fallback else None,
+            "last_known_good": state.last_known_good, "pinned": list(state.pinned),
+            "bad": bad, "keep": state.keep}
+
+
+def node_status(node):
+    """read_status() of an opened Node."""
+    [vg_row] = lvm.report("vgs", ["vg_name", "vg_size", "vg_free"], node.vg)
+    boot = _boot_state(node)
+    entries = node.entries()
+    status = {"vg": {"name": node.vg, "size": int(vg_row["vg_size"]),
                      "free": int(vg_row["vg_free"])},
               "pool": None, "bases": [], "layers": [], "volumes": [],
-              "default_entry": default, "running_layer": running}
-    for row in rows:
+              "running_layer": node.running, **boot}
+    for row in lvm.report("lvs", _LV_FIELDS, node.vg):
         tags = _tags(row, "lv_tags")
         if constants.TAG_POOL in tags:
             status["pool"] = {"name": row["lv_name"], "size": int(row["lv_size"]),
@@ -97,12 +67,16 @@ def read_status(vg=None):
                                     "activation_skip": row["lv_skip_activation"] == "skip activation",
                                     "data_percent": _percent(row["data_percent"])})
         elif constants.TAG_LAYER in tags:
-            is_default = bool(default) and default.startswith(row["lv_name"] + "-")
-            status["layers"].append({"name": row["lv_name"], "origin": row["origin"],
-                                     "size": int(row["lv_size"]),
-                                     "data_percent": _percent(row["data_percent"]),
-                                     "default": is_default,
-                                     "running": row["lv_name"] == running})
+            name = row["lv_name"]
+            mine = [entry for entry in entries if entry.layer == name]
+            status["layers"].append({
+                "name": name, "origin": row["origin"], "size": int(row["lv_size"]),
+                "data_percent": _percent(row["data_percent"]),
+                "default": name == boot["default_layer"], "running": name == node.running,
+                "fallback": name == boot["fallback"], "pinned": name in boot["pinned"],
+                "bad": name in boot["bad"], "last_known_good": name == boot["last_known_good"],
+                "kernels": [entry.version for entry in mine],
+                "entries": [entry.entry_id for entry in mine]})
         elif constants.TAG_VOLUME in tags:
             status["volumes"].append({"name": row["lv_name"], "size": int(row["lv_size"]),
                                       "data_percent": _percent(row["data_percent"]),

@@ -13,6 +13,10 @@ def register(subparsers):
     parser.set_defaults(func=run_status)
 
 
+_LAYER_MARKS = (("boot default", "default"), ("running", "running"), ("fallback", "fallback"),
+                ("pinned", "pinned"), ("bad", "bad"), ("last known good", "last_known_good"))
+
+
 def _pct(value):
     return "-" if value is None else f"{value:.1f}%"
 
@@ -32,10 +36,11 @@ def render_status(status):
                           if on)
         lines.append(f"Base   {base['name']} ({format_size(base['size'])}; {flags})")
     for layer in status["layers"]:
-        marks = [mark for mark, on in (("boot default", layer["default"]),
-                                       ("running", layer["running"])) if on]
+        marks = [label for label, key in _LAYER_MARKS if layer[key]]
         lines.append(f"Layer  {layer['name']} <- {layer['origin']}"
                      f"{' [' + ', '.join(marks) + ']' if marks else ''}")
+        for entry, kernel in zip(layer["entries"], layer["kernels"]):
+            lines.append(f"         kernel {kernel}, boot entry {entry}")
     for volume in status["volumes"]:
         lines.append(f"Volume {volume['path']}: {format_size(volume['size'])}, "
                      f"{_pct(volume['data_percent'])} of it allocated")
