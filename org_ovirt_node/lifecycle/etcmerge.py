@@ -83,8 +83,10 @@ def apply_merge(items, local, new, target):
     Directory metadata is set last and deepest first, so copying entries into
     a directory does not change the times it ends with.
     """
-    deferred = [item.path for item in items
-                if item.action in _FROM_LOCAL and _put_local(item.path, local, target)]
+    deferred = []
+    for item in items:
+        if item.action in _FROM_LOCAL and _put_local(item.path, local, target):
+            deferred.append(item.path)
     conflicts = [item.path for item in items if item.action == CONFLICT]
     for path in conflicts:
         _put_imgnew(path, new, target)
@@ -121,15 +123,20 @@ def _plan_directory(parents, rel, items):
         path = os.path.join(rel, name)
         old, local, new = (side.get(name) for side in children)
         merged = local is not None and new is not None and local.is_dir and new.is_dir
-        item = _decide(path, old, local, new, _same_entry if merged else _same_tree)
+        item = _decide(path, old, local, new, merged)
         if item:
             items.append(item)
         if merged:
             _plan_directory((old, local, new), path, items)
 
 
-def _decide(path, old, local, new, same):
-    """The MergeItem for PATH, or None when nothing needs doing or telling."""
+def _decide(path, old, local, new, merged):
+    """The MergeItem for PATH, or None when nothing needs doing or telling.
+
+    MERGED says PATH's content is merged entry by entry, so only the entry
+    itself is compared; otherwise a directory is compared as a whole tree.
+    """
+    same = _same_entry if merged else _same_tree
     local_changed = not same(old, local)
     image_changed = not same(old, new)
     if local_changed and image_changed:
@@ -137,18 +144,18 @@ def _decide(path, old, local, new, same):
             return None
         return MergeItem(path, CONFLICT, _conflict_reason(local, new))
     if local_changed:
-        return _local_item(path, old, local, same)
+        return _local_item(path, old, local, merged)
     if image_changed:
         return _image_item(path, old, new)
     return None
 
 
-def _local_item(path, old, local, same):
+def _local_item(path, old, local, merged):
     """The item for a change made only on the node."""
     if local is None:
         return MergeItem(path, DELETE_LOCAL, "deleted locally: stays deleted")
     reason = "added locally" if old is None else "changed locally"
-    if local.is_dir and same is _same_tree:
+    if local.is_dir and not merged:
         reason += ": directory copied whole"
     return MergeItem(path, KEEP_LOCAL, reason)
 
