@@ -120,7 +120,7 @@ def run_update(args):
                                    keep=args.keep, tries=args.tries)
     reporter = reporter_for(args)
     private_mounts()
-    with open_node(args.vg, write=not args.dry_run) as node:
+    with open_node(args.vg) as node:
         plan = update.plan_update(node, options, reporter)
         if args.dry_run:
             emit_result(args, {"event": "plan", "plan": plan.to_dict()},
@@ -130,6 +130,7 @@ def run_update(args):
             raise NodeError("update refused, nothing was written: " + "; ".join(plan.problems))
         if not _confirm(args, f"Update to {plan.layer}?", render_update_plan(plan)):
             raise NodeError("cancelled; nothing was written")
+        node.make_writable()
         result = update.apply_update(node, plan, options, reporter)
     if isinstance(reporter, JsonReporter):
         reporter.emit("result", **result)
@@ -144,11 +145,12 @@ def run_rollback(args):
     """Run `ovirt-node rollback`."""
     rollback = _engine("rollback")
     private_mounts()
-    with open_node(args.vg, write=True) as node:
+    with open_node(args.vg) as node:
         plan = rollback.plan_rollback(node, args.to, args.force)
         if not _confirm(args, f"Roll back to {plan['to']}?",
                         f"{plan['from']} -> {plan['to']} ({plan['entry']})"):
             raise NodeError("cancelled; nothing was written")
+        node.make_writable()
         rollback.rollback(node, plan)
     emit_result(args, {"event": "result", **plan},
                 f"{plan['to']} is the boot default (was {plan['from']})")
@@ -159,7 +161,7 @@ def run_gc(args):
     """Run `ovirt-node gc`."""
     gc = _engine("gc")
     private_mounts()
-    with open_node(args.vg, write=not args.dry_run) as node:
+    with open_node(args.vg) as node:
         plan = gc.plan_gc(node, args.keep)
         text = "\n".join([f"keep {plan['keep']}: {', '.join(plan['kept'])}"] +
                          [f"remove {item['base']} ({', '.join(item['layers']) or 'no layer'})"
@@ -169,6 +171,7 @@ def run_gc(args):
             return 0
         if plan["remove"] and not _confirm(args, "Remove these images?", text):
             raise NodeError("cancelled; nothing was written")
+        node.make_writable()
         removed = gc.gc(node, plan, reporter_for(args))
     emit_result(args, {"event": "result", "removed": removed, "kept": plan["kept"]},
                 "removed: " + (", ".join(removed) or "nothing"))
@@ -179,9 +182,10 @@ def run_pin(args):
     """Run `ovirt-node pin` / `unpin`."""
     private_mounts()
     verb = "pin" if args.pinned else "unpin"
-    with open_node(args.vg, write=True) as node:
+    with open_node(args.vg) as node:
         if not _confirm(args, f"{verb.capitalize()} {args.layer}?", ""):
             raise NodeError("cancelled; nothing was written")
+        node.make_writable()
         layer, changed = _engine("pins").set_pinned(node, args.layer, args.pinned)
         pinned = node.state().pinned
     emit_result(args, {"event": "result", "layer": layer, "changed": changed,

@@ -84,11 +84,10 @@ def boot_partitions(vg):
 
 
 @contextlib.contextmanager
-def mounted_boot(vg, write=False):
-    """Mount the /boot partition of VG (the one with BLS entries); yield its path."""
-    options = "rw" if write else "ro,noload"
+def mounted_boot(vg):
+    """Mount the /boot partition of VG (the one with BLS entries) read-only; yield its path."""
     for device in boot_partitions(vg):
-        with mounted(device, options=options) as boot:
+        with mounted(device, options="ro") as boot:
             if os.path.isdir(os.path.join(boot, ENTRIES_DIR)):
                 yield boot
                 return
@@ -98,10 +97,21 @@ def mounted_boot(vg, write=False):
 class Node:
     """A node's parts as LVM and /boot show them now; re-read on every call."""
 
-    def __init__(self, vg, boot, running=None):
+    def __init__(self, vg, boot, running=None, offline=False):
         self.vg = vg
         self.boot = boot
         self.running = running
+        self.offline = offline
+
+    def make_writable(self):
+        """Remount an offline node's /boot read-write, once planning is over.
+
+        Planning reads /boot mounted read-only, so a refused command leaves
+        the partition byte-identical (a read-write mount alone updates the
+        superblock).
+        """
+        if self.offline:
+            run(["mount", "-o", "remount,rw", self.boot])
 
     # --- LVM
     def lvs(self):
@@ -221,13 +231,14 @@ class Node:
 
 
 @contextlib.contextmanager
-def open_node(vg=None, write=False):
+def open_node(vg=None):
     """Yield the Node of VG (or of the tagged VG), online or offline.
 
     Online (the running root is a layer of this VG and /boot is mounted) it
     uses /boot as it is. Offline it mounts the /boot partition found beside
-    the VG's PVs, read-write only when WRITE. LVs are activated by whoever
-    mounts them (roots.py), not here: reading status changes nothing.
+    the VG's PVs read-only; Node.make_writable() remounts it to write. LVs
+    are activated by whoever mounts them (roots.py), not here: reading
+    status changes nothing.
     """
     name = find_vg(vg)
     running = running_layer()
@@ -236,5 +247,5 @@ def open_node(vg=None, write=False):
     if online:
         yield Node(name, "/boot", running)
         return
-    with mounted_boot(name, write=write) as boot:
-        yield Node(name, boot, None)
+    with mounted_boot(name) as boot:
+        yield Node(name, boot, None, offline=True)

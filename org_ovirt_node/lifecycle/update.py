@@ -97,6 +97,11 @@ def _os_release(root):
     return rootfacts.parse_os_release(text)
 
 
+def _real_dir(path):
+    """True for a directory that is not a symlink (an image may lack /home, say)."""
+    return os.path.isdir(path) and not os.path.islink(path)
+
+
 def _already_installed(node, nvr, options, leftover_lvs):
     """Problems with NVR's base already being there, and the layers --force replaces."""
     if nvr not in node.bases() or nvr in leftover_lvs:
@@ -151,7 +156,8 @@ def plan_update(node, options, reporter):
         stack.enter_context(mounted_volumes(node, local, entries))
         var = {point: varcopy.plan_copy_absent(os.path.join(new_root, point.lstrip("/")),
                                                os.path.join(local, point.lstrip("/")))
-               for point in top_volumes(entries)}
+               for point in top_volumes(entries)
+               if _real_dir(os.path.join(new_root, point.lstrip("/")))}
     problems += preflight.space_problems(preflight.measure(node), info.rootfs_used,
                                          kernel_bytes)
     plan = UpdatePlan(nvr=nvr, layer=layer, base_size=base_size, from_layer=current.layer,

@@ -1,0 +1,1 @@
+"""The node's life after install: update, rollback, gc, check, boot counting."""

@@ -1,0 +1,71 @@
+"""The images of the lifecycle scenario, derived from the demo image's tree.
+
+B is a newer release that changes an /etc default, adds one, changes the
+default both the node and the image change (an /etc merge conflict) and
+brings new /var content; C is newer still but its init exits, so its kernel
+panics at every boot; D is B's content under a newer NVR, for the crash
+tests. Each is built once by `ovirt-node image build` and kept in out/demo
+while the demo image is not newer.
+"""
+
+import os
+import subprocess
+import sys
+
+from tests.support.demo import DEMO_DIR, ensure_demo_image
+
+NVR_A = "ovirt-node-ng-demo-4.5.5-0.1"
+NVR_B = "ovirt-node-ng-demo-4.5.6-0.1"
+NVR_C = "ovirt-node-ng-demo-4.5.7-0.1"
+NVR_D = "ovirt-node-ng-demo-4.5.8-0.1"
+
+
+def _write(root, path, text, mode=0o644):
+    full = os.path.join(root, path)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(full, mode)
+
+
+def newer_defaults(root, version):
+    """What a newer release changes: /etc defaults and new /var content."""
+    _write(root, "etc/demo/defaults.conf", f"image_setting={version}\n")
+    _write(root, "etc/demo/both.conf", f"shared_setting=image-{version}\n")
+    _write(root, "etc/demo/new.conf", f"added_in={version}\n")
+    _write(root, f"var/lib/demo/added-in-{version}.txt", f"new in {version}\n")
+    _write(root, "var/lib/demo/state.txt", f"state of {version}, must not replace the node's\n")
+
+
+def panicking_init(root, version):
+    """An init that exits at once: the kernel panics (and reboots, panic=-1)."""
+    _write(root, "usr/sbin/init", f"#!/bin/sh\necho OVIRT-NODE-DEMO-PANIC {version}\nexit 1\n",
+           mode=0o755)
+
+
+def derive_image(nvr, edit):
+    """The demo tree with EDIT applied, built as image NVR; return its path."""
+    image, tree = ensure_demo_image()
+    path = os.path.join(DEMO_DIR, f"{nvr}.squashfs")
+    if os.path.exists(path) and os.path.getmtime(path) >= os.path.getmtime(image):
+        return path
+    staged = os.path.join(DEMO_DIR, f"{nvr}.tree")
+    subprocess.run(["rm", "-rf", staged], check=True)
+    subprocess.run(["cp", "-a", tree, staged], check=True)
+    try:
+        edit(staged, nvr.split("-")[-2])
+        for old in (path, path + ".sha256"):
+            if os.path.exists(old):
+                os.unlink(old)
+        subprocess.run([sys.executable, "-m", "org_ovirt_node", "image", "build", staged,
+                        "-o", path, "--nvr", nvr], check=True)
+    finally:
+        subprocess.run(["rm", "-rf", staged], check=True)
+    return path
+
+
+def lifecycle_images():
+    """{"A": path, "B": ..., "C": ..., "D": ...}."""
+    image, _ = ensure_demo_image()
+    return {"A": image, "B": derive_image(NVR_B, newer_defaults),
+            "C": derive_image(NVR_C, panicking_init), "D": derive_image(NVR_D, newer_defaults)}

@@ -1,0 +1,177 @@
+"""Runs inside the VM: one stage of the node lifecycle scenario at a time.
+
+Usage: python3 guest_lifecycle.py STAGE   (environment: OUT, IMAGE_A..IMAGE_D)
+Every command's stdout, stderr and exit status go to $OUT/<stage>.<name>.{out,err,rc};
+the host-side test (test_lifecycle_vm.py) asserts on them. Nothing here
+decides pass or fail. /dev/vda is the node, /dev/vdb a small second node
+whose pool is filled so that an update is refused by preflight.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+OUT = os.environ["OUT"]
+NODE, SMALL = "onn", "small"
+
+
+def record(stage, name, *cmd, env=None):
+    """Run CMD, keep its output as $OUT/STAGE.NAME.*; return the exit status."""
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=dict(os.environ, **(env or {})))
+    for suffix, data in (("out", result.stdout), ("err", result.stderr),
+                         ("rc", str(result.returncode).encode())):
+        with open(os.path.join(OUT, f"{stage}.{name}.{suffix}"), "wb") as handle:
+            handle.write(data)
+    return result.returncode
+
+
+def sh(*cmd):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+def node(stage, name, *args, vg=NODE, env=None):
+    """`ovirt-node ARGS --vg VG` recorded as STAGE.NAME."""
+    return record(stage, name, "ovirt-node", *args, "--vg", vg, env=env)
+
+
+def with_mounted(device, work):
+    """Mount DEVICE on a temporary directory, run WORK(dir), unmount."""
+    directory = tempfile.mkdtemp()
+    sh("mount", device, directory)
+    try:
+        return work(directory)
+    finally:
+        sh("umount", directory)
+        os.rmdir(directory)
+
+
+def default_layer(vg):
+    status = json.loads(sh("ovirt-node", "status", "--vg", vg, "--json"))
+    return status["default_layer"]
+
+
+def local_changes():
+    """What an administrator does on a running node: /etc edits, data in /var."""
+    layer = default_layer(NODE)
+    sh("lvm", "lvchange", "-ay", f"{NODE}/{layer}", f"{NODE}/var")
+
+    def edit_etc(root):
+        with open(os.path.join(root, "etc/hostname"), "w") as handle:
+            handle.write("changed-on-the-node\n")
+        with open(os.path.join(root, "etc/demo/both.conf"), "w") as handle:
+            handle.write("shared_setting=local\n")
+
+    def write_var(var):
+        with open(os.path.join(var, "lib/demo/userdata.txt"), "w") as handle:
+            handle.write("data the node wrote\n")
+
+    with_mounted(f"/dev/{NODE}/{layer}", edit_etc)
+    with_mounted(f"/dev/{NODE}/var", write_var)
+
+
+def fill_pool(vg, leave_bytes):
+    """Write zeros into VG's /var volume until the pool has LEAVE_BYTES free."""
+    [row] = json.loads(sh("lvm", "lvs", "--reportformat", "json", "--units", "b", "--nosuffix",
+                          "-o", "lv_size,data_percent", f"{vg}/pool00"))["report"][0]["lv"]
+    size = int(row["lv_size"])
+    used = size * float(row["data_percent"]) / 100
+    fill = int(size - used - leave_bytes) >> 20
+    sh("lvm", "lvchange", "-ay", f"{vg}/var")
+    with_mounted(f"/dev/{vg}/var", lambda var: sh(
+        "dd", "if=/dev/zero", f"of={var}/filler", "bs=1M", f"count={max(fill, 1)}",
+        "conv=fsync", "status=none"))
+
+
+def killed_update(stage, image, before):
+    """Start an update that stops itself before step BEFORE, then SIGKILL it."""
+    env = dict(os.environ, OVIRT_NODE_STOP_BEFORE=before)
+    with open(os.path.join(OUT, f"{stage}.killed.out"), "wb") as out:
+        process = subprocess.Popen(["ovirt-node", "update", "--vg", NODE, "--image", image,
+                                    "--yes", "--json"], stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env)
+        deadline = time.time() + 900
+        while time.time() < deadline and process.poll() is None:
+            with open(f"/proc/{process.pid}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] == "T":
+                    break
+            time.sleep(0.5)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    with open(os.path.join(OUT, f"{stage}.killed.rc"), "w") as handle:
+        handle.write(str(process.returncode))
+
+
+def facts(stage):
+    node(stage, "status", "status", "--json")
+    node(stage, "check", "check", "--json")
+
+
+def stage_install():
+    record("install", "node", "ovirt-node", "install", "--image", os.environ["IMAGE_A"],
+           "--disk", "/dev/vda", "--yes", "--json")
+    record("install", "small", "ovirt-node", "install", "--image", os.environ["IMAGE_A"],
+           "--disk", "/dev/vdb", "--vg", SMALL, "--volumes", "minimal", "--swap", "256MiB",
+           "--yes")
+    fill_pool(SMALL, 300 << 20)
+    facts("install")
+
+
+def stage_update_b():
+    # the small node first: its disk must come out of this VM byte-identical
+    node("update_b", "refused", "update", "--image", os.environ["IMAGE_B"], "--yes",
+         vg=SMALL)
+    local_changes()
+    node("update_b", "dryrun", "update", "--image", os.environ["IMAGE_B"], "--dry-run",
+         "--json")
+    node("update_b", "update", "update", "--image", os.environ["IMAGE_B"], "--yes", "--json")
+    facts("update_b")
+
+
+def stage_rollback():
+    node("rollback", "rollback", "rollback", "--yes", "--json")
+    facts("rollback")
+
+
+def stage_update_c():
+    node("update_c", "update", "update", "--image", os.environ["IMAGE_C"], "--yes", "--json")
+    facts("update_c")
+
+
+def stage_kill_base():
+    facts("fallen_back")
+    node("kill_base", "reuse_bad", "update", "--image", os.environ["IMAGE_C"], "--yes")
+    node("kill_base", "gc", "gc", "--keep", "1", "--yes", "--json")
+    killed_update("kill_base", os.environ["IMAGE_D"], "layer")
+    facts("kill_base")
+
+
+def stage_kill_layer():
+    killed_update("kill_layer", os.environ["IMAGE_D"], "etc")
+    facts("kill_layer")
+
+
+def stage_kill_switch():
+    killed_update("kill_switch", os.environ["IMAGE_D"], "switch")
+    facts("kill_switch")
+
+
+def stage_finish():
+    node("finish", "update", "update", "--image", os.environ["IMAGE_D"], "--yes", "--json")
+    facts("finish")
+
+
+STAGES = {name[len("stage_"):]: function for name, function in globals().items()
+          if name.startswith("stage_")}
+
+if __name__ == "__main__":
+    STAGES[sys.argv[1]]()
+    for vg in (NODE, SMALL):
+        subprocess.run(["lvm", "vgchange", "-an", vg], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    with open(os.path.join(OUT, f"{sys.argv[1]}.done"), "w") as handle:
+        handle.write("done\n")
