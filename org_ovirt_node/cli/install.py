@@ -1,4 +1,9 @@
-"""`ovirt-node install`: plan, confirm, then lay out and deploy a node image."""
+"""`ovirt-node install`: plan, confirm, then lay out and deploy a node image.
+
+The pipeline (blivet) is imported when the command runs, so `ovirt-node`
+starts on an installed node, which has no blivet.
+"""
+# pylint: disable=import-outside-toplevel
 
 import sys
 
@@ -6,7 +11,6 @@ from org_ovirt_node import constants
 from org_ovirt_node.cli.output import emit_result, reporter_for
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.install.options import InstallOptions
-from org_ovirt_node.install.pipeline import install, make_plan
 from org_ovirt_node.progress import JsonReporter
 from org_ovirt_node.sizes import parse_size
 
@@ -36,6 +40,9 @@ def register(subparsers):
                         help="filesystem of the separate volumes")
     parser.add_argument("--wipe", action="store_true",
                         help="erase disks that hold partitions, filesystems or LVM")
+    parser.add_argument("--no-bootloader", dest="bootloader", action="store_false",
+                        help="write boot entries and grubenv but no boot loader or grub.cfg "
+                             "(to install your own)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the planned layout and exit without writing")
     parser.add_argument("--json", action="store_true", help="JSON lines for machines")
@@ -60,7 +67,7 @@ def options_from_args(args):
         root_size=parse_size(args.root_size) if args.root_size else 0,
         swap_size=-1 if args.swap is None else (0 if args.swap.strip() == "0"
                                                  else parse_size(args.swap)),
-        wipe=args.wipe)
+        wipe=args.wipe, bootloader=args.bootloader)
 
 
 def _confirm(args):
@@ -79,6 +86,7 @@ def _confirm(args):
 
 def run_install(args):
     """Run `ovirt-node install`."""
+    from org_ovirt_node.install.pipeline import install, make_plan
     options = options_from_args(args)
     reporter = reporter_for(args)
     if args.dry_run:

@@ -2,12 +2,11 @@
 
 Text for people (progress on stderr, the result on stdout) or, with
 `--json`, JSON lines for machines: progress events, then one result object
-saying what was changed.
+saying what was changed. The engine (jinja2 via the kickstart templates) is
+imported when a command runs, so `ovirt-node` starts on a node without it.
 """
+# pylint: disable=import-outside-toplevel
 
-
-from org_ovirt_node.iso.pxe import build_pxe_tree
-from org_ovirt_node.iso.remaster import RemasterOptions, remaster
 from org_ovirt_node.cli.output import reporter_for
 
 
@@ -79,6 +78,7 @@ def register(subparsers):
 
 def run_remaster(args):
     """`iso remaster`."""
+    from org_ovirt_node.iso.remaster import RemasterOptions, remaster
     reporter = reporter_for(args)
     options = RemasterOptions(
         input=args.input, output=args.output, image=args.image, ks=args.ks,
@@ -97,6 +97,7 @@ def run_remaster(args):
 
 def run_pxe(args):
     """`iso pxe`."""
+    from org_ovirt_node.iso.pxe import build_pxe_tree
     reporter = reporter_for(args)
     summary = build_pxe_tree(args.input, args.image, args.output, args.base_url, ks=args.ks,
                              cmdline=args.cmdline, rm_args=args.rm_args, title=args.title,

@@ -1,12 +1,12 @@
 """`ovirt-node ks ...`: validate kickstarts, render them for a fleet, write
 PXE boot configs. A thin door onto org_ovirt_node.ks; problems in the input
-arrive as NodeError (one line) or as validator findings (file:line)."""
+arrive as NodeError (one line) or as validator findings (file:line).
 
-from org_ovirt_node.ks.inventory import load_inventory
-from org_ovirt_node.ks.pxe import check_extra_args, write_pxe
-from org_ovirt_node.ks.reader import DEFAULT_VERSION, handler_for
-from org_ovirt_node.ks.render import TEMPLATES, render_inventory
-from org_ovirt_node.ks.validate import validate_files
+The engine (pykickstart, jinja2, PyYAML) is imported when a command runs, so
+`ovirt-node` starts on a node that has none of them."""
+# pylint: disable=import-outside-toplevel
+
+from org_ovirt_node.ks import DEFAULT_VERSION, TEMPLATES
 
 
 def register(subparsers):
@@ -48,6 +48,8 @@ def register(subparsers):
 
 
 def run_validate(args):
+    from org_ovirt_node.ks.reader import handler_for
+    from org_ovirt_node.ks.validate import validate_files
     handler_for(args.version)  # an unknown version is a usage error, before any file
     report = validate_files(args.files, args.version)
     if args.json:
@@ -61,6 +63,8 @@ def run_validate(args):
 
 
 def run_render(args):
+    from org_ovirt_node.ks.inventory import load_inventory
+    from org_ovirt_node.ks.render import render_inventory
     hosts = load_inventory(args.inventory)
     written = render_inventory(args.template, hosts, args.output)
     print(f"wrote {len(written)} kickstart(s) to {args.output}")
@@ -68,6 +72,8 @@ def run_render(args):
 
 
 def run_pxe(args):
+    from org_ovirt_node.ks.inventory import load_inventory
+    from org_ovirt_node.ks.pxe import check_extra_args, write_pxe
     extra = check_extra_args(args.append)
     hosts = load_inventory(args.inventory)
     written = write_pxe(hosts, args.output, args.kernel_url, args.initrd_url, args.ks_url,

@@ -29,6 +29,7 @@ class ImageInfo:
     os_name: Optional[str]
     os_version: Optional[str]
     kernels: List[str] = field(default_factory=list)
+    grub_platforms: List[str] = field(default_factory=list)  # GRUB modules the image carries
     compressed_size: int = 0         # bytes of the squashfs file
     rootfs_size: int = 0             # ext4 size; for a tree, apparent bytes of its files
     rootfs_used: int = 0             # used bytes of the ext4; for a tree, allocated bytes
@@ -72,6 +73,7 @@ def inspect_image(path, verify_checksum=True, reporter=None):
             nvr = rootfacts.read_nvr(root, path)
             kernels = rootfacts.require_kernel(root, path)
             os_name, os_version = rootfacts.read_os_release(root)
+            grub = rootfacts.grub_platforms(root)
             if image.rootfs_img:
                 size, used = ext4_sizes(image.rootfs_img)
             else:
@@ -81,7 +83,7 @@ def inspect_image(path, verify_checksum=True, reporter=None):
         raise NodeError(f"{path}: read error inside the image (corrupt?): "
                         f"{error.strerror or error}") from None
     return ImageInfo(path=path, nvr=nvr, layout=layout, os_name=os_name,
-                     os_version=os_version, kernels=kernels,
+                     os_version=os_version, kernels=kernels, grub_platforms=grub,
                      compressed_size=os.path.getsize(path), rootfs_size=size,
                      rootfs_used=used, sha256=digest, checksum_verified=verified,
                      compression=superblock.compression)
@@ -103,6 +105,7 @@ def describe(info):
         ("Layout", layout),
         ("OS", os_text),
         ("Kernels", ", ".join(info.kernels)),
+        ("GRUB", ", ".join(info.grub_platforms) or "none"),
         ("Compressed", f"{format_size(info.compressed_size)} ({info.compression})"),
         ("Root fs", f"{format_size(info.rootfs_size)}, {format_size(info.rootfs_used)} used"),
         ("SHA-256", check),

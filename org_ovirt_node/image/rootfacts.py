@@ -12,6 +12,7 @@ from functools import cmp_to_key
 from org_ovirt_node.constants import NVR_PATH_IN_IMAGE
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.nvr import NVR, rpmvercmp
+from org_ovirt_node.util import grubcfg
 
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
 KERNEL_PREFIX = "vmlinuz-"
@@ -98,6 +99,16 @@ def read_os_release(root):
             return (values.get("NAME"),
                     values.get("VERSION") or values.get("VERSION_ID"))
     return None, None
+
+
+def grub_platforms(root):
+    """The GRUB platforms whose modules ROOT carries (usr/lib/grub/<platform>)."""
+    found = []
+    for platform in grubcfg.PLATFORMS:
+        path = resolve_in_root(root, f"usr/lib/grub/{platform}")
+        if path is not None and os.path.isdir(path):
+            found.append(platform)
+    return found
 
 
 def find_kernels(root):

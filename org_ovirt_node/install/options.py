@@ -57,6 +57,7 @@ class InstallOptions:
     root_size: int = 0                                 # 0: max(6 GiB, image rootfs size)
     swap_size: int = -1                                # -1: as Anaconda suggests; 0: none
     wipe: bool = False
+    bootloader: bool = True                            # False: entries and grubenv only
 
     def validate(self):
         """Raise NodeError for options that can never work, whatever the disks."""

@@ -1,5 +1,5 @@
 """The install, as named steps: inspect -> disks -> plan -> layout -> deploy ->
-layer -> volumes -> boot config.
+layer -> volumes -> boot config -> boot loader.
 
 Everything is checked and planned before the first write. Once writing has
 started, a failure undoes what this run created (rollback.py) and the error
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image
-from org_ovirt_node.install import bootconfig, deploy, disks, layers, rollback, volumes
+from org_ovirt_node.install import bootconfig, bootloader, deploy, disks, layers, rollback, volumes
 from org_ovirt_node.install.layout import schedule_layout
 from org_ovirt_node.install.storage import execute, open_storage
 from org_ovirt_node.progress import Reporter
@@ -47,6 +47,8 @@ def make_plan(image_path, options, reporter, check=True):
     image = inspect_image(image_path)
     reporter.info(f"{image.nvr}: {image.os_name} {image.os_version}, kernel "
                   f"{', '.join(image.kernels)}")
+    if options.bootloader:
+        bootloader.check_image(image)
     reporter.step("disks", "Checking disks " + ", ".join(options.disks))
     for path in options.disks:
         disks.check_disk(path, options.wipe)
@@ -87,6 +89,10 @@ def install(image_path, options, reporter=None, confirm=None):
             seed_volumes(root, plan)
             reporter.step("boot", "Writing fstab and boot entries")
             entries = configure_boot(root, plan, devices)
+            if options.bootloader:
+                reporter.step("bootloader", "Installing the image's GRUB for BIOS and UEFI")
+                bootloader.install_bootloader(root, devices["boot"].path, devices["efi"].path,
+                                              devices["boot"].disk.path)
     except BaseException as error:
         reporter.warning(f"install failed: {error}")
         reporter.warning(rollback.undo_layout(plan, pv_paths, options.disks))

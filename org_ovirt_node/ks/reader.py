@@ -23,11 +23,11 @@ from pykickstart.sections import PackageSection, Section
 from pykickstart.version import makeVersion, stringToVersion, versionMap
 
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.ks import DEFAULT_VERSION
 from org_ovirt_node.ks.report import ERROR, WARNING
 from org_ovirt_node.ks.section import ADDON_NAME, NodeAddonData
 from org_ovirt_node.ks.source import read_source
 
-DEFAULT_VERSION = "RHEL9"
 # Add-ons Anaconda commonly ships; other names get a warning, names close to
 # ours an error.
 KNOWN_ADDONS = ("com_redhat_kdump", "com_redhat_oscap", "org_fedora_oscap",

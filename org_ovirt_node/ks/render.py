@@ -17,11 +17,11 @@ from pathlib import Path
 import jinja2
 
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.ks import TEMPLATES
 from org_ovirt_node.ks.section import build_section
 from org_ovirt_node.ks.url import LIVEIMG_SCHEMES, parse_image_url
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "kickstart"
-TEMPLATES = ("interactive-defaults.ks", "pxe-unattended.ks", "minimal.ks")
 # Where Anaconda mounts the media it booted stage2 from: an hd: image on the
 # boot media is a plain file there.
 INSTALL_MEDIA_MOUNT = "/run/install/repo"

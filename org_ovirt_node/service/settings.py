@@ -96,7 +96,8 @@ class NodeSettings:
         options = InstallOptions(disks=disks, vg=self.addon.vg, pool=self.addon.pool,
                                  profile=self.addon.volume_profile,
                                  volume_sizes=dict(self.addon.volumes),
-                                 fstype=self.addon.fstype)
+                                 fstype=self.addon.fstype,
+                                 bootloader=False)  # Anaconda installs the boot loader
         options.validate()
         # Imported here: the pipeline needs blivet, which only planning uses.
         from org_ovirt_node.install.pipeline import make_plan  # pylint: disable=import-outside-toplevel

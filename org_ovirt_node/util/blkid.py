@@ -16,3 +16,8 @@ def fs_type(device):
     """The filesystem (or swap) type on DEVICE; "" when there is none or it is unreadable."""
     return run(["blkid", "-p", "-s", "TYPE", "-o", "value", device],
                check=False).stdout.strip()
+
+
+def fs_uuid_at(path):
+    """The UUID of the filesystem that holds PATH (a mounted directory)."""
+    return fs_uuid(output(["findmnt", "-n", "-v", "-o", "SOURCE", "--target", path]))

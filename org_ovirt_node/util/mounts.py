@@ -11,16 +11,23 @@ from org_ovirt_node.util.run import run
 def mounted(device, options=None, fstype=None, prefix="ovirt-node-"):
     """Mount DEVICE on a fresh temporary directory and yield the directory."""
     directory = tempfile.mkdtemp(prefix=prefix)
+    try:
+        with mounted_at(device, directory, options, fstype):
+            yield directory
+    finally:
+        os.rmdir(directory)
+
+
+@contextlib.contextmanager
+def mounted_at(source, target, options=None, fstype=None):
+    """Mount SOURCE on the existing directory TARGET for the duration of the block."""
     cmd = ["mount"]
     if fstype:
         cmd += ["-t", fstype]
     if options:
         cmd += ["-o", options]
+    run(cmd + [source, target])
     try:
-        run(cmd + [device, directory])
-        try:
-            yield directory
-        finally:
-            run(["umount", directory])
+        yield target
     finally:
-        os.rmdir(directory)
+        run(["umount", target])
