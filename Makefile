@@ -18,7 +18,7 @@ APT_PACKAGES := \
 	libblockdev-mpath2 libblockdev-btrfs2 libblockdev-nvdimm2 \
 	python3-bytesize python3-parted python3-pyudev python3-venv \
 	xorriso isolinux syslinux-common syslinux-utils grub-efi-amd64-bin \
-	grub-pc-bin ovmf isomd5sum genisoimage rpm gettext xvfb xauth gir1.2-gtk-3.0 tmux
+	grub-pc-bin grub2-common ovmf isomd5sum genisoimage rpm gettext xvfb xauth gir1.2-gtk-3.0 tmux
 
 .PHONY: deps apt venv check demo bench clean
 

@@ -16,7 +16,8 @@
 #
 # Needs root (device nodes, owners) and the packages busybox-static,
 # linux-image-amd64, initramfs-tools, lvm2, thin-provisioning-tools, acl, attr,
-# squashfs-tools, e2fsprogs (`make deps` installs them).
+# squashfs-tools, e2fsprogs, grub-pc-bin, grub-efi-amd64-bin, grub2-common and
+# python3.11 (`make deps` installs them).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -82,9 +83,17 @@ install -m 0755 "$BUSYBOX" usr/bin/busybox
     [ -e "$target" ] || [ -L "$target" ] || ln -s "$(realpath -m --relative-to="$(dirname "$target")" usr/bin/busybox)" "$target"
 done
 
-# Static files: init, fstab, kernel arguments, users.
+# Binaries taken from this host bring the shared libraries ldd names, at the same paths.
+copy_libs() {
+    ldd "$@" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u |
+        while read -r lib; do
+            [ -e ".$lib" ] || install -D -m 0755 "$(realpath "$lib")" ".$lib"
+        done
+}
+
+# Static files: init, the ovirt-node command, fstab, kernel arguments, users.
 cp -r --no-preserve=ownership "$HERE/rootfs/." .
-chmod 0755 usr/sbin/init
+chmod 0755 usr/sbin/init usr/bin/ovirt-node
 chmod 0644 etc/fstab etc/kernel/cmdline etc/passwd etc/group etc/hostname
 chmod 0000 etc/shadow
 ln -s ../proc/self/mounts etc/mtab
@@ -101,6 +110,33 @@ VARIANT="oVirt Node"
 VARIANT_ID=ovirt-node
 OSRELEASE
 ln -s ../usr/lib/os-release etc/os-release
+
+# GRUB for BIOS and UEFI, as an EL image carries grub2-tools and the modules:
+# `ovirt-node install` runs the image's own grub-mkimage and grub-bios-setup
+# chrooted in the new layer and copies these modules onto /boot.
+echo "==> GRUB tools and modules (i386-pc, x86_64-efi)"
+install -d -m 0755 usr/lib/grub
+cp -a /usr/lib/grub/i386-pc /usr/lib/grub/x86_64-efi usr/lib/grub/
+install -m 0755 /usr/bin/grub-mkimage usr/bin/grub-mkimage
+copy_libs usr/bin/grub-mkimage usr/lib/grub/i386-pc/grub-bios-setup
+
+# Python and this package, so the node runs `ovirt-node boot-ok` at boot. The
+# stdlib without tests, GUI/IDE tools, installers of pip, __pycache__ and the
+# static libpython (config-*) used only to embed Python.
+echo "==> Python 3.11 runtime and org_ovirt_node"
+install -m 0755 /usr/bin/python3.11 usr/bin/python3.11
+install -d -m 0755 usr/lib/python3.11 usr/lib/python3/dist-packages etc/python3.11
+tar -C /usr/lib/python3.11 -cf - --exclude=__pycache__ --exclude=./test --exclude=./idlelib \
+    --exclude=./tkinter --exclude=./ensurepip --exclude=./lib2to3 --exclude=./turtledemo \
+    --exclude=./site-packages --exclude='./config-3.11-*' . | tar -C usr/lib/python3.11 -xf -
+cp /etc/python3.11/sitecustomize.py etc/python3.11/
+copy_libs usr/bin/python3.11 usr/lib/python3.11/lib-dynload/*.so
+tar -C "$REPO" -cf - --exclude=__pycache__ org_ovirt_node |
+    tar -C usr/lib/python3/dist-packages -xf - --no-same-owner
+# The image's ext4 stores zero-filled blocks as holes; so does the tree then,
+# and the installed layer compares equal to it, holes included.
+find usr/lib/grub usr/lib/python3.11 usr/lib/x86_64-linux-gnu usr/lib64 usr/bin/python3.11 \
+    usr/bin/grub-mkimage -type f -exec fallocate --dig-holes {} \;
 
 # Kernel and initramfs, with EL names so the installer finds them the same way.
 echo "==> Kernel $KVER and an initramfs that can mount a root on an LVM thin LV"

@@ -6,6 +6,7 @@ if it is not there yet. The boot itself is tested by the VM tests.
 
 import os
 import stat
+import subprocess
 
 import pytest
 
@@ -31,6 +32,7 @@ def test_demo_image_facts():
     assert info.os_name == "oVirt Node Demo"
     assert info.layout == "rootfs.img" and info.checksum_verified
     assert len(info.kernels) == 1
+    assert info.grub_platforms == ["i386-pc", "x86_64-efi"]   # `ovirt-node install` runs it
     boot = os.path.join(TREE, "boot")
     assert os.path.isfile(os.path.join(boot, f"initramfs-{info.kernels[0]}.img"))
     with open(os.path.join(TREE, "etc/kernel/cmdline")) as stream:
@@ -45,3 +47,12 @@ def test_demo_image_holds_its_tree():
     kinds = {stat.S_IFMT(int(dict(facts)["mode"], 8)) for facts in source.values()}
     assert kinds == {stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFCHR, stat.S_IFBLK,
                      stat.S_IFIFO, stat.S_IFSOCK}
+
+
+def test_demo_image_runs_its_own_ovirt_node():
+    """The node runs `ovirt-node boot-ok` at boot with the tree's own Python."""
+    result = subprocess.run(["chroot", TREE, "/usr/bin/ovirt-node", "--help"],
+                            env={"PATH": "/usr/bin:/usr/sbin", "PYTHONDONTWRITEBYTECODE": "1"},
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "install" in result.stdout
