@@ -18,7 +18,8 @@ APT_PACKAGES := \
 	libblockdev-mpath2 libblockdev-btrfs2 libblockdev-nvdimm2 \
 	python3-bytesize python3-parted python3-pyudev python3-venv \
 	xorriso isolinux syslinux-common syslinux-utils grub-efi-amd64-bin \
-	grub-pc-bin grub2-common ovmf isomd5sum genisoimage rpm gettext xvfb xauth gir1.2-gtk-3.0 tmux
+	grub-pc-bin grub2-common ovmf isomd5sum genisoimage rpm gettext xvfb xauth gir1.2-gtk-3.0 tmux \
+	cockpit-ws cockpit-bridge chromium chromium-driver
 
 .PHONY: deps apt venv check demo bench clean
 
@@ -116,3 +117,45 @@ rpm:
 
 clean:
 	rm -rf $(OUT) build *.egg-info
+
+# The Cockpit page (data/cockpit/ovirt-node/): `npm ci` from its lockfile, then
+# esbuild bundles src/ into dist/ (build.js). `make check` builds it first;
+# `make install` ships dist/ as /usr/share/cockpit/ovirt-node. A source tarball
+# that carries dist/ but no node_modules/ (the RPM's) installs it as it is.
+COCKPIT_DIR := data/cockpit/ovirt-node
+COCKPIT_DEST := /usr/share/cockpit/ovirt-node
+COCKPIT_SOURCES := $(wildcard $(COCKPIT_DIR)/src/*) $(wildcard $(COCKPIT_DIR)/po/*.po) \
+	$(COCKPIT_DIR)/build.js
+COCKPIT_POT := $(COCKPIT_DIR)/po/ovirt-node.pot
+
+.PHONY: cockpit cockpit-potfile install-cockpit
+cockpit: $(COCKPIT_DIR)/dist/index.js
+
+$(COCKPIT_DIR)/node_modules/.package-lock.json: $(COCKPIT_DIR)/package-lock.json
+	cd $(COCKPIT_DIR) && npm ci --no-audit --no-fund --prefer-offline
+	touch $@
+
+$(COCKPIT_DIR)/dist/index.js: $(COCKPIT_DIR)/node_modules/.package-lock.json $(COCKPIT_SOURCES)
+	cd $(COCKPIT_DIR) && node build.js
+
+install-cockpit: $(if $(and $(wildcard $(COCKPIT_DIR)/dist/index.js),$(if $(wildcard $(COCKPIT_DIR)/node_modules),,prebuilt)),,cockpit)
+	install -d $(DESTDIR)$(COCKPIT_DEST)
+	install -m 0644 $(COCKPIT_DIR)/dist/manifest.json $(COCKPIT_DIR)/dist/index.html \
+		$(COCKPIT_DIR)/dist/*.js $(COCKPIT_DIR)/dist/index.css $(COCKPIT_DIR)/dist/*.woff2 \
+		$(DESTDIR)$(COCKPIT_DEST)/
+
+# Every string of the page (cockpit.gettext as _), for translators. The C lexer,
+# as Cockpit does it: the JavaScript one loses its way in JSX and drops strings.
+cockpit-potfile:
+	xgettext --language=C --from-code=UTF-8 --keyword=_ --keyword=N_ \
+		--package-name=ovirt-node-cockpit --add-location=file --sort-by-file -o $(COCKPIT_POT) \
+		$$(find $(COCKPIT_DIR)/src -name '*.js' -o -name '*.jsx' | LC_ALL=C sort)
+
+check: cockpit
+rpm: cockpit
+rpm: export TAR_OPTIONS = --exclude=node_modules
+# updates.img is for the installer: the page belongs on installed nodes only.
+updates: export INSTALL_COCKPIT = no
+ifneq ($(INSTALL_COCKPIT),no)
+install: install-cockpit
+endif
