@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from org_ovirt_node import constants
 from org_ovirt_node.lifecycle import bootcount, journal
 from org_ovirt_node.lifecycle.roots import mounted_layer, volume_entries
+from org_ovirt_node.nvr import split_layer
 from org_ovirt_node.sizes import MiB, format_size
 from org_ovirt_node.util import lvm
 from org_ovirt_node.util.grubenv import GRUBENV_SIZE, parse_grubenv
@@ -162,7 +163,7 @@ def check_orphans(node):
     for base in sorted(bases - set(layers.values()) - journaled):
         found.append(f"base {base} has no layer (fix: ovirt-node gc)")
     for name in sorted(os.listdir(node.boot)):
-        if "+" in name and os.path.isdir(os.path.join(node.boot, name)) and \
+        if split_layer(name) and os.path.isdir(os.path.join(node.boot, name)) and \
                 name not in layers and name not in with_entries:
             found.append(f"/boot/{name} belongs to no layer (fix: rm -r /boot/{name})")
     if found:
