@@ -33,11 +33,11 @@ def vng_command(script_path, disks, workdir, memory="2G"):
     return cmd + ["--", f"sh {script_path}"]
 
 
-def run_in_vm(script, disks, workdir, env=None, timeout=1800):
+def run_in_vm(script, disks, workdir, env=None, timeout=1800, memory="2G"):
     """Run shell SCRIPT in a VM with DISKS (files; /dev/vda, /dev/vdb, ...).
 
-    ENV values are exported at the top of the script. Returns the completed
-    process; the VM's console output is in its stdout.
+    ENV values are exported at the top of the script; MEMORY is the VM's RAM.
+    Returns the completed process; the VM's console output is in its stdout.
     """
     exports = {"REPO": REPO, "VENV_BIN": VENV_BIN, "OUT": workdir, **(env or {})}
     header = "".join(f"export {key}='{value}'\n" for key, value in exports.items())
@@ -48,9 +48,9 @@ def run_in_vm(script, disks, workdir, env=None, timeout=1800):
                      'export PATH="$VENV_BIN:$PATH" LVM_SUPPRESS_FD_WARNINGS=1\n'
                      "modprobe -a dm_thin_pool dm_snapshot loop squashfs\n" + script)
     env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.run(vng_command(script_path, disks, workdir), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False,
-                          env=env)
+    return subprocess.run(vng_command(script_path, disks, workdir, memory),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout, check=False, env=env)
 
 
 def sparse_disk(path, size):

@@ -94,13 +94,25 @@ export function GcModal({ onClose, onDone }) {
                 {error ? <ErrorAlert error={error} /> : <Spinner size="lg" aria-label={_("Planning")} />}
             </Modal>
         );
-    const removes = plan.removes || [];
-    const body = removes.length
-        ? <>
-            <p>{_("These images and their layers will be removed:")}</p>
-            <List className="onode-plan-list">{removes.map(name => <ListItem key={name}>{name}</ListItem>)}</List>
-        </>
-        : <p>{_("No image is old enough to be removed.")}</p>;
+    const removes = plan.plan.remove || [];
+    const protectedLayers = Object.entries(plan.plan.protected || {});
+    const body = (
+        <div id="gc-plan">
+            {removes.length
+                ? <>
+                    <p>{_("These images and their layers will be removed:")}</p>
+                    <List className="onode-plan-list">{removes.map(name => <ListItem key={name}>{name}</ListItem>)}</List>
+                </>
+                : <p className="onode-plan-list">{_("No image is old enough to be removed.")}</p>}
+            {protectedLayers.length > 0 &&
+                <>
+                    <p>{_("Kept:")}</p>
+                    <List className="onode-plan-list">
+                        {protectedLayers.map(([name, reason]) => <ListItem key={name}>{name}: {reason}</ListItem>)}
+                    </List>
+                </>}
+        </div>
+    );
     return (
         <ConfirmModal title={_("Remove old images")} body={body} confirm={_("Remove")} danger
                       command={["gc", "--yes"]} done={_("Old images removed.")}

@@ -26,6 +26,13 @@ function spawn(args, options) {
                          { superuser: "require", err: "message", ...options });
 }
 
+// The answer of a command printing one JSON document, or JSON lines (a
+// --dry-run may report its steps before the plan): the last one.
+function parse(output) {
+    const lines = output.split("\n").filter(line => line.trim());
+    return JSON.parse(lines.length > 1 ? lines[lines.length - 1] : output);
+}
+
 // Runs `ovirt-node ARGS --json` and resolves with its parsed stdout. A
 // failure rejects with CommandError (its message is the CLI's error line,
 // its data the parsed stdout if any: `check` exits 1 with its results).
@@ -34,7 +41,7 @@ export function run(args) {
         spawn(args)
                 .done(output => {
                     try {
-                        resolve(JSON.parse(output));
+                        resolve(parse(output));
                     } catch (e) {
                         reject(new CommandError(String(e)));
                     }
@@ -42,7 +49,7 @@ export function run(args) {
                 .fail((ex, output) => {
                     let data = null;
                     try {
-                        data = output ? JSON.parse(output) : null;
+                        data = output ? parse(output) : null;
                     } catch (e) {}
                     reject(new CommandError(errorLine(ex), data));
                 });
