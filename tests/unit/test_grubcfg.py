@@ -35,7 +35,7 @@ def grub_script_check(text, tmp_path):
 
 
 def test_menuentries_by_bls_id_with_console_and_counting(tmp_path):
-    text = grubcfg.render_grub_cfg([NEW, OLD], UUID, blscfg=False)
+    text = grubcfg.render_grub_cfg([OLD, NEW], UUID, blscfg=False)
     grub_script_check(text, tmp_path)
     lines = text.splitlines()
     for line in ("set timeout=1", "serial --unit=0 --speed=115200",
@@ -50,6 +50,7 @@ def test_menuentries_by_bls_id_with_console_and_counting(tmp_path):
             "console=ttyS0") in lines
     assert "  initrd /ovirt-node-ng-4.5.6-0.1+1/initramfs-6.1.0-10-amd64.img" in lines
     assert "insmod blscfg" not in text
+    assert text.index(f"--id '{NEW.entry_id}'") < text.index(f"--id '{OLD.entry_id}'")
 
 
 def test_counting_chain_counts_down_and_falls_back_at_zero():
@@ -128,7 +129,6 @@ def test_refresh_follows_the_entries(boot_fs):
     assert grubcfg.refresh(boot) is True
     text = open(cfg, encoding="utf-8").read()
     assert text == grubcfg.render_grub_cfg([NEW, OLD], uuid, blscfg=False)
-    assert text.index(f"--id '{NEW.entry_id}'") < text.index(f"--id '{OLD.entry_id}'")
     os.unlink(os.path.join(boot, "loader", "entries", NEW.filename))
     assert grubcfg.refresh(boot) is True
     text = open(cfg, encoding="utf-8").read()
@@ -147,3 +147,16 @@ def test_refresh_uses_blscfg_and_refuses_no_entries(boot_fs):
     assert grubcfg.refresh(boot) is True
     text = open(os.path.join(boot, "grub2", "grub.cfg"), encoding="utf-8").read()
     assert text == grubcfg.render_grub_cfg([OLD], uuid, blscfg=True)
+
+
+@needs_root
+def test_refresh_leaves_a_grub_cfg_it_did_not_write(boot_fs):
+    """Anaconda's grub2-install also makes grub2/i386-pc; its grub.cfg is not ours."""
+    boot, _ = boot_fs
+    os.makedirs(os.path.join(boot, "grub2", "i386-pc"))
+    write_entries(boot, OLD)
+    cfg = os.path.join(boot, "grub2", "grub.cfg")
+    with open(cfg, "w", encoding="utf-8") as handle:
+        handle.write("### BEGIN /etc/grub.d/00_header ###\n")
+    assert grubcfg.refresh(boot) is False
+    assert open(cfg, encoding="utf-8").read() == "### BEGIN /etc/grub.d/00_header ###\n"
