@@ -37,6 +37,10 @@ MINIMAL_VOLUMES = {"/var": 5 * GiB}
 VOLUME_PROFILES = {"nist": NIST_VOLUMES, "minimal": MINIMAL_VOLUMES, "none": {}}
 DEFAULT_PROFILE = "nist"
 
+# Images (bases) gc keeps by default, as imgbased's images_to_keep.
+DEFAULT_KEEP = 2
+MAX_KEEP = 100
+
 MIN_ROOT_SIZE = 6 * GiB
 MIN_BOOT_SIZE = 1 * GiB
 BOOT_SIZE = 1 * GiB

@@ -40,6 +40,8 @@ def register(subparsers):
                         help="filesystem of the separate volumes")
     parser.add_argument("--wipe", action="store_true",
                         help="erase disks that hold partitions, filesystems or LVM")
+    parser.add_argument("--keep", type=int, default=constants.DEFAULT_KEEP, metavar="N",
+                        help="images `ovirt-node gc` keeps on this node (default 2)")
     parser.add_argument("--no-bootloader", dest="bootloader", action="store_false",
                         help="write boot entries and grubenv but no boot loader or grub.cfg "
                              "(to install your own)")
@@ -67,7 +69,7 @@ def options_from_args(args):
         root_size=parse_size(args.root_size) if args.root_size else 0,
         swap_size=-1 if args.swap is None else (0 if args.swap.strip() == "0"
                                                  else parse_size(args.swap)),
-        wipe=args.wipe, bootloader=args.bootloader)
+        wipe=args.wipe, bootloader=args.bootloader, keep=args.keep)
 
 
 def _confirm(args):

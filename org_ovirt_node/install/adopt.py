@@ -24,6 +24,7 @@ from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.install import bootconfig, deploy, layers, volumes
 from org_ovirt_node.install.storage import execute
+from org_ovirt_node.lifecycle import state
 from org_ovirt_node.nvr import NVR
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.util import lvm
@@ -153,7 +154,7 @@ def adopt_root(sysroot, options, reporter=None):
         created = create_volumes(vg, pool, missing, options.fstype, reporter, undo)
         result.created_volumes = list(created)
         result.boot_entries = _fill_layer(sysroot, vg, layer, nvr, mounts, created,
-                                          options.fstype, reporter)
+                                          options, reporter)
     except BaseException as error:
         reporter.warning(f"making the node failed: {error}")
         reporter.warning(undo.run())
@@ -183,7 +184,7 @@ def _make_layers(vg, pool, init_lv, nvr, layer, mounts, undo, reporter):
             undo.tag("lv", f"{kept['vg_name']}/{kept['lv_name']}", constants.TAG_VOLUME)
 
 
-def _fill_layer(sysroot, vg, layer, nvr, mounts, created, fstype, reporter):
+def _fill_layer(sysroot, vg, layer, nvr, mounts, created, options, reporter):
     """Copy content onto the new volumes, write fstab and boot entries, then
     empty the moved sources (last, so everything before it can be undone)."""
     kept_points = [mount.mountpoint for mount in mounts[1:]]
@@ -198,8 +199,10 @@ def _fill_layer(sysroot, vg, layer, nvr, mounts, created, fstype, reporter):
             volumes.seed_volume(sources[mount_point], mount_point, created[mount_point],
                                 all_points, empty_source=False)
         reporter.step("boot", "Writing the layer's fstab and boot entry")
-        bootconfig.write_fstab(layer_root, adopted_fstab(vg, layer, mounts, created, fstype))
+        bootconfig.write_fstab(layer_root, adopted_fstab(vg, layer, mounts, created,
+                                                                options.fstype))
         layers.write_profile(os.path.join(layer_root, "etc"))
+        state.record_install(boot, options.keep)
         entries = bootconfig.install_boot_entries(layer_root, boot, vg, layer, nvr,
                                                   kernel_dir=boot)
         for mount_point, root in sources.items():

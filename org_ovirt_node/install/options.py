@@ -56,6 +56,7 @@ class InstallOptions:
     fstype: str = "ext4"
     root_size: int = 0                                 # 0: max(6 GiB, image rootfs size)
     swap_size: int = -1                                # -1: as Anaconda suggests; 0: none
+    keep: int = constants.DEFAULT_KEEP                 # images gc keeps, recorded on /boot
     wipe: bool = False
     bootloader: bool = True                            # False: entries and grubenv only
 
@@ -80,6 +81,9 @@ class InstallOptions:
             if not mount_point.startswith("/") or mount_point == "/":
                 raise NodeError(f"volume mount point '{mount_point}' must be an absolute "
                                 "path below /")
+        if not 1 <= self.keep <= constants.MAX_KEEP:
+            raise NodeError(f"the number of images to keep must be from 1 to "
+                            f"{constants.MAX_KEEP}, not {self.keep}")
         if self.root_size and self.root_size < constants.MIN_ROOT_SIZE:
             raise NodeError(f"the root size must be at least {constants.MIN_ROOT_SIZE // GiB} GiB")
 

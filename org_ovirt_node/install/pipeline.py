@@ -14,6 +14,7 @@ from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image
 from org_ovirt_node.install import bootconfig, bootloader, deploy, disks, layers, rollback, volumes
 from org_ovirt_node.install.layout import schedule_layout
+from org_ovirt_node.lifecycle import state
 from org_ovirt_node.install.storage import execute, open_storage
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.util.blkid import fs_uuid
@@ -88,7 +89,7 @@ def install(image_path, options, reporter=None, confirm=None):
         with mounted(layer) as root:
             seed_volumes(root, plan)
             reporter.step("boot", "Writing fstab and boot entries")
-            entries = configure_boot(root, plan, devices)
+            entries = configure_boot(root, plan, devices, options.keep)
             if options.bootloader:
                 reporter.step("bootloader", "Installing the image's GRUB for BIOS and UEFI")
                 bootloader.install_bootloader(root, devices["boot"].path, devices["efi"].path,
@@ -127,9 +128,10 @@ def fstab_entries(plan, devices):
     return entries
 
 
-def configure_boot(root, plan, devices):
-    """fstab, LVM profile and boot entries for the layer mounted at ROOT."""
+def configure_boot(root, plan, devices, keep):
+    """fstab, LVM profile, boot entries and the node state for the layer mounted at ROOT."""
     bootconfig.write_fstab(root, fstab_entries(plan, devices))
     layers.write_profile(os.path.join(root, "etc"))
     with mounted(devices["boot"].path) as boot:
+        state.record_install(boot, keep)
         return bootconfig.install_boot_entries(root, boot, plan.vg, plan.layer, plan.nvr)

@@ -37,7 +37,6 @@ ADDON_NAME = "org_ovirt_node"
 PROFILES = constants.VOLUME_PROFILES
 FSTYPES = ("ext4", "xfs")
 DEFAULT_FSTYPE = "ext4"
-DEFAULT_KEEP = 2
 MIN_VOLUME_SIZE = 512 * MiB
 # Mount points that live inside the image (or are virtual) and so cannot be
 # separate volumes.
@@ -106,8 +105,8 @@ def parse_volume(text):
 
 
 def _parse_keep(text):
-    if not text.isdigit() or not 1 <= int(text) <= 100:
-        raise NodeError(f"--keep '{text}' must be a whole number from 1 to 100")
+    if not text.isdigit() or not 1 <= int(text) <= constants.MAX_KEEP:
+        raise NodeError(f"--keep '{text}' must be a whole number from 1 to {constants.MAX_KEEP}")
     return int(text)
 
 
@@ -146,7 +145,7 @@ class NodeAddonData:
         self.volume_profile = constants.DEFAULT_PROFILE
         self.volumes = dict(PROFILES[self.volume_profile])
         self.fstype = DEFAULT_FSTYPE
-        self.keep = DEFAULT_KEEP
+        self.keep = constants.DEFAULT_KEEP
         self.seen = False
         self.header_line = None
         self.option_lines = {}

@@ -11,12 +11,12 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
+from org_ovirt_node.constants import DEFAULT_KEEP
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.util.atomic import write_atomic
 
 STATE_DIR = "ovirt-node"
 STATE_FILE = "state.json"
-DEFAULT_KEEP = 2
 _MAX_STATE_BYTES = 1 << 20
 
 
@@ -53,6 +53,11 @@ def load_state(boot):
         raise NodeError(f"{path}: node state is not a JSON object")
     known = {key: data[key] for key in NodeState.__dataclass_fields__ if key in data}
     return NodeState(**known)
+
+
+def record_install(boot, keep):
+    """Start the node's memory at install: how many images gc keeps."""
+    save_state(boot, NodeState(keep=keep))
 
 
 def save_state(boot, state):

@@ -63,7 +63,8 @@ def install_work(addon, sysroot):
     if not addon.image_url:
         return []
     options = InstallOptions(disks=[], vg=addon.vg, pool=addon.pool, profile="none",
-                             volume_sizes=dict(addon.volumes), fstype=addon.fstype)
+                             volume_sizes=dict(addon.volumes), fstype=addon.fstype,
+                             keep=addon.keep)
 
     def run(reporter):
         options.validate_names()

@@ -145,3 +145,9 @@ def test_root_size_below_image_is_refused(tmp_path):
     image = SimpleNamespace(nvr=IMAGE.nvr, rootfs_size=7 * GiB, rootfs_used=GiB)
     with pytest.raises(NodeError, match="smaller than the image"):
         plan_for(tmp_path, [64 * GiB], image=image, root_size=6 * GiB)
+
+
+@pytest.mark.parametrize("keep", [0, constants.MAX_KEEP + 1])
+def test_images_to_keep_are_bounded(keep):
+    with pytest.raises(NodeError, match="images to keep"):
+        InstallOptions(disks=["/dev/vda"], keep=keep).validate()

@@ -118,6 +118,7 @@ def no_traceback(scenario):
 
 
 def test_installed_disk_boots_through_its_own_grub(scenario):
+    assert status(scenario, "install")["keep"] == 2        # recorded at install
     console = scenario.consoles["A"]
     assert booted_layer(console) == LAYER["A"], console[-3000:]
     assert "boot-ok: exit status 0" in console
