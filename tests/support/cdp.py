@@ -34,12 +34,15 @@ class Browser:
             os.dup2(high[1], 4)
 
         self.process = subprocess.Popen(
-            [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            # no GPU process at all: under qemu TCG its software rasterizer crashes
+            [binary, "--headless=new", "--no-sandbox", "--disable-gpu",
+             "--disable-software-rasterizer", "--disable-dev-shm-usage", "--disable-breakpad",
              "--no-first-run", "--no-default-browser-check", "--disable-extensions",
              "--force-device-scale-factor=1", "--remote-debugging-pipe",
              f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
              "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
+            env=dict(os.environ, HOME=self.profile), stdin=subprocess.DEVNULL,
+            stdout=log or subprocess.DEVNULL,
             stderr=log or subprocess.DEVNULL, preexec_fn=child_fds, close_fds=False)
         os.close(commands_read)
         os.close(answers_write)
