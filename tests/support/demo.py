@@ -2,6 +2,8 @@
 
 The recipe (squashfs-build/demo/build.sh) runs only when out/demo holds no
 image yet; the tests then compare the installed layer with its source tree.
+OVIRT_NODE_DEMO_DIR names another folder, so two test runs (or a test run
+and a rebuilt recipe) need not share one image.
 """
 
 import os
@@ -10,7 +12,7 @@ import sys
 
 from tests.support.vm import REPO
 
-DEMO_DIR = os.path.join(REPO, "out", "demo")
+DEMO_DIR = os.environ.get("OVIRT_NODE_DEMO_DIR") or os.path.join(REPO, "out", "demo")
 DEMO_IMAGE = os.path.join(DEMO_DIR, "demo.squashfs")
 DEMO_TREE = os.path.join(DEMO_DIR, "demo.tree")
 
