@@ -79,8 +79,8 @@ def check_var(node, root):
         return Result("var", FAILED, "/var is not a separate thin volume in the default "
                       "layer's fstab")
     if "discard" not in var.options.split(","):
-        return Result("var", WARNING, f"/var ({var.spec}) is mounted without discard: freed "
-                      "blocks stay allocated in the pool")
+        return Result("var", FAILED, f"/var ({var.spec}) is mounted without discard: freed "
+                      "blocks stay allocated in the pool (fix: add discard to its fstab line)")
     return Result("var", OK, f"/var is {var.spec}, mounted with discard")
 
 

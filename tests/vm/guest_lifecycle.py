@@ -165,6 +165,69 @@ def stage_finish():
     facts("finish")
 
 
+def _boot_device(vg):
+    sys.path.insert(0, os.environ["REPO"])
+    from org_ovirt_node.lifecycle.node import boot_partitions  # noqa: E402
+    for device in boot_partitions(vg):
+        if with_mounted(device, lambda boot: os.path.isdir(f"{boot}/loader/entries")):
+            return device
+    raise SystemExit("no /boot")
+
+
+def _edit_grubenv(boot, **values):
+    sys.path.insert(0, os.environ["REPO"])
+    from org_ovirt_node.util.grubenv import parse_grubenv, render_grubenv  # noqa: E402
+    path = f"{boot}/grub2/grubenv"
+    with open(path, "rb") as handle:
+        env = parse_grubenv(handle.read())
+    env.update(values)
+    with open(path, "wb") as handle:
+        handle.write(render_grubenv(env))
+
+
+def stage_break():
+    """Break one thing after another; `check` runs after each break."""
+    status = json.loads(sh("ovirt-node", "status", "--vg", NODE, "--json"))
+    layer, base = status["default_layer"], status["layers"][-1]["origin"]
+    other = [item["name"] for item in status["layers"] if item["name"] != layer][0]
+    boot = _boot_device(NODE)
+
+    def on_boot(work):
+        return lambda: with_mounted(boot, work)
+
+    def on_layer(work):
+        sh("lvm", "lvchange", "-ay", f"{NODE}/{layer}")
+        return lambda: with_mounted(f"/dev/{NODE}/{layer}", work)
+
+    def no_discard(root):
+        path = f"{root}/etc/fstab"
+        lines = [line.replace("defaults,discard", "defaults") if " /var " in line else line
+                 for line in open(path).read().splitlines()]
+        with open(path, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+    breaks = [
+        ("pool", lambda: sh("lvm", "lvchange", "--detachprofile", f"{NODE}/pool00")),
+        ("var", on_layer(no_discard)),
+        ("entries", on_boot(lambda b: os.unlink(
+            [f"{b}/{other}/{name}" for name in os.listdir(f"{b}/{other}")
+             if name.startswith("init")][0]))),
+        ("boot-space", on_boot(lambda b: sh("fallocate", "-l",
+                                            str(os.statvfs(b).f_bavail * os.statvfs(b).f_frsize
+                                                - (4 << 20)), f"{b}/filler"))),
+        ("orphans", on_boot(lambda b: os.mkdir(f"{b}/left-over-1.0-1+1"))),
+        ("last-boot", on_boot(lambda b: _edit_grubenv(
+            b, boot_counter="0", boot_fallback=[e for e in os.listdir(f"{b}/loader/entries")
+                                                 if e.startswith(other)][0][:-5]))),
+        ("default", on_boot(lambda b: _edit_grubenv(b, saved_entry="no-such-entry"))),
+        ("grubenv", on_boot(lambda b: os.truncate(f"{b}/grub2/grubenv", 100))),
+        ("tags", lambda: sh("lvm", "lvchange", "--deltag", "imgbased:base", f"{NODE}/{base}")),
+    ]
+    for name, damage in breaks:
+        damage()
+        node("break", name, "check", "--json")
+
+
 STAGES = {name[len("stage_"):]: function for name, function in globals().items()
           if name.startswith("stage_")}
 

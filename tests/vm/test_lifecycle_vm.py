@@ -66,6 +66,7 @@ class Scenario:
             self.stage(kill)
             self.boot(kill)
         self.stage("finish")
+        self.stage("break")
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +228,13 @@ def test_preflight_refusal_leaves_the_disk_byte_identical(scenario):
     error = recorded(scenario, "update_b", "refused", "err")
     assert "thin pool pool00 has" in error and "nothing was written" in error, error
     assert scenario.small_hashes["before"] == scenario.small_hashes["after"]
+
+
+@pytest.mark.parametrize("name", ["pool", "var", "entries", "boot-space", "orphans",
+                                  "last-boot", "default", "grubenv", "tags"])
+def test_every_check_reports_what_was_broken(scenario, name):
+    """break.NAME is check's output right after NAME's thing was broken."""
+    assert rc(scenario, "break", name) == 1
+    result = {item["name"]: item for item in as_json(scenario, "break", name)["checks"]}[name]
+    assert result["status"] == "failed", result
+    assert result["reason"]
