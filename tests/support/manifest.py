@@ -65,7 +65,8 @@ def build_manifest(root, exclude=()):
 
 # Paths the installer writes or the image build adds on purpose.
 INSTALLER_PATHS = ("etc/fstab", "etc/lvm", "etc/lvm/profile",
-                   "etc/lvm/profile/imgbased-pool.profile", "usr/share/imgbase",
+                   "etc/lvm/profile/imgbased-pool.profile", "etc/grub2.cfg", "etc/grub2-efi.cfg",
+                   "usr/share/imgbase",
                    "usr/share/imgbase/build", "usr/share/imgbase/build/meta",
                    "usr/share/imgbase/build/meta/nvr", "lost+found")
 

@@ -16,7 +16,8 @@ OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 
 def boot_disk(disk, firmware="bios", timeout=900, reboots_allowed=False):
-    """Boot DISK with FIRMWARE ("bios" or "uefi"); return the serial console text.
+    """Boot DISK with FIRMWARE ("bios" or "uefi"); return the serial console text
+    (lines end in a plain newline).
 
     Without REBOOTS_ALLOWED a reboot (a kernel panic, with the demo's panic=-1)
     ends the run, as the demo init's power-off does; with it GRUB runs again,
@@ -41,4 +42,4 @@ def boot_disk(disk, firmware="bios", timeout=900, reboots_allowed=False):
             output = result.stdout
         except subprocess.TimeoutExpired as expired:
             output = expired.stdout or b""
-    return output.decode("utf-8", "replace")
+    return output.decode("utf-8", "replace").replace("\r\n", "\n")

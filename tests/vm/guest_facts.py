@@ -77,6 +77,17 @@ def main(vg, outdir, name="facts.json"):
     with open(os.path.join(root, "boot/grub2/grubenv"), "rb") as handle:
         facts["grubenv"] = handle.read().decode("utf-8", "replace")
     facts["boot_files"] = build_manifest(os.path.join(root, "boot", layer))
+    facts["grub2"] = sorted(os.listdir(os.path.join(root, "boot/grub2")))
+    cfg = os.path.join(root, "boot/grub2/grub.cfg")
+    facts["grub_cfg"] = open(cfg, encoding="utf-8").read() if os.path.exists(cfg) else None
+    esp = os.path.join(root, "boot/efi")
+    facts["esp"] = {os.path.relpath(os.path.join(top, name), esp):
+                    open(os.path.join(top, name), "rb").read().decode("utf-8", "replace")
+                    if name.endswith(".cfg") else None
+                    for top, _, names in os.walk(esp) for name in names}
+    facts["etc_links"] = {name: os.readlink(os.path.join(root, "etc", name))
+                          for name in ("grub2.cfg", "grub2-efi.cfg")
+                          if os.path.islink(os.path.join(root, "etc", name))}
     facts["profile"] = open(os.path.join(root, "etc/lvm/profile/imgbased-pool.profile"),
                             encoding="ascii").read()
     for point in reversed(mounted_points):

@@ -1,22 +1,28 @@
 """Install the demo image onto blank virtual disks on real LVM (qemu TCG VM),
-then check the result with LVM's own tools, boot the installed node, and show
-that refused installs leave their disks byte-for-byte unchanged.
+then check the result with LVM's own tools, boot the installed node by its
+firmware (SeaBIOS and OVMF run the disk's own GRUB), prove GRUB's boot
+counting on real boots, and show that refused installs leave their disks
+byte-for-byte unchanged.
 
 One VM runs every install scenario (boots are slow under TCG); the guest only
 records facts into files, and the assertions below read them.
 """
 
+import contextlib
 import json
 import os
 import re
 import subprocess
+import tempfile
 
 import pytest
 
+from org_ovirt_node.util import grubcfg
 from org_ovirt_node.util.bls import parse_bls
-from org_ovirt_node.util.grubenv import parse_grubenv
+from org_ovirt_node.util.grubenv import parse_grubenv, render_grubenv
 from tests.support.demo import ensure_demo_image
 from tests.support.manifest import assert_same_files, sha256
+from tests.support.nodeboot import boot_disk
 from tests.support.vm import run_in_vm, sparse_disk
 
 pytestmark = pytest.mark.vm
@@ -36,11 +42,11 @@ step noconfirm ovirt-node install --image "$IMAGE" --disk /dev/vda < /dev/null
 step dryrun ovirt-node install --image "$IMAGE" --disk /dev/vda --dry-run --json
 step install ovirt-node install --image "$IMAGE" --disk /dev/vda --yes --json
 step tree ovirt-node install --image "$TREE_IMAGE" --disk /dev/vde --vg treevg --swap 1GiB \
-    --volumes minimal --wipe --yes
+    --volumes minimal --wipe --no-bootloader --yes
 step tree_facts python3 "$REPO/tests/vm/guest_facts.py" treevg "$OUT" tree-facts.json
 lvm vgchange -an treevg > /dev/null 2>&1
-step status ovirt-node status --json
-step status_text ovirt-node status
+step status ovirt-node status --vg onn --json      # treevg is a node layout too
+step status_text ovirt-node status --vg onn
 step facts python3 "$REPO/tests/vm/guest_facts.py" onn "$OUT"
 lvm vgchange -an onn > /dev/null 2>&1
 echo GUEST-DONE > done
@@ -126,7 +132,8 @@ def test_install_succeeds_with_json_progress(vm_run):
     assert read(work, "install.rc").strip() == "0", read(work, "install.err")
     events = [json.loads(line) for line in read(work, "install.out").splitlines()]
     steps = [e["step"] for e in events if e["event"] == "step"]
-    assert steps == ["inspect", "disks", "layout", "deploy", "layer", "volumes", "boot"]
+    assert steps == ["inspect", "disks", "layout", "deploy", "layer", "volumes", "boot",
+                     "bootloader"]
     progress = [e for e in events if e["event"] == "progress" and e["step"] == "deploy"]
     assert progress[-1]["percent"] == 100 and progress[-1]["done"] == progress[-1]["total"]
     assert events[-1]["event"] == "result"
@@ -195,6 +202,26 @@ def test_fstab_and_boot_entry(vm_run):
     assert parse_grubenv(data["grubenv"].encode())["saved_entry"] == f"{layer}-{kver}"
     assert sorted(data["boot_files"]) == [f"initramfs-{kver}.img", f"vmlinuz-{kver}"]
     assert "thin_pool_autoextend_threshold = 70" in data["profile"]
+
+
+def test_grub_installed_for_bios_and_uefi_from_the_entries(vm_run):
+    data = facts(vm_run[0])
+    [entry_id] = [name[:-len(".conf")] for name in data["bls"]]
+    assert {"i386-pc", "x86_64-efi", "grub.cfg", "grubenv"} <= set(data["grub2"])
+    assert f"--id '{entry_id}'" in data["grub_cfg"]
+    assert "boot_fallback" in data["grub_cfg"] and "serial --unit=0" in data["grub_cfg"]
+    assert "EFI/BOOT/BOOTX64.EFI" in data["esp"]
+    stub = data["esp"]["EFI/ovirt-node-demo/grub.cfg"]           # the image's os-release ID
+    assert "configfile $prefix/grub.cfg" in stub and "--fs-uuid" in stub
+    assert data["etc_links"] == {"grub2.cfg": "../boot/grub2/grub.cfg",
+                                 "grub2-efi.cfg": "../boot/efi/EFI/ovirt-node-demo/grub.cfg"}
+
+
+def test_no_bootloader_writes_entries_and_grubenv_only(vm_run):
+    data = json.loads(read(vm_run[0], "tree-facts.json"))
+    assert data["grub2"] == ["grubenv"] and data["grub_cfg"] is None
+    assert data["esp"] == {} and data["etc_links"] == {}
+    assert parse_grubenv(data["grubenv"].encode())["saved_entry"] + ".conf" in data["bls"]
 
 
 def test_every_source_file_is_in_the_layer_identical(vm_run):
@@ -273,50 +300,119 @@ def _partitions(disk):
     return [(part["start"] * sector, part["size"] * sector) for part in table["partitions"]]
 
 
-def _boot_files(disk, workdir):
-    """Copy the default BLS entry's kernel and initrd out of the disk's /boot.
+@contextlib.contextmanager
+def boot_partition(disk, workdir):
+    """Mount the node disk's /boot (its one ext4 partition) from the disk file.
 
-    The partition is mounted by offset from the disk file: this host has no
-    udev to create partition device nodes for a loop device.
+    Mounted by offset: this host has no udev to create partition device nodes
+    for a loop device.
     """
-    mountpoint = workdir / "boot"
-    mountpoint.mkdir()
+    mountpoint = tempfile.mkdtemp(dir=workdir)
     for offset, size in _partitions(disk):
         kind = subprocess.run(["blkid", "-p", "-O", str(offset), "-s", "TYPE", "-o", "value",
                                disk], text=True, capture_output=True).stdout.strip()
-        if kind != "ext4":
-            continue
-        subprocess.run(["mount", "-o", f"ro,noload,offset={offset},sizelimit={size}", disk,
-                        str(mountpoint)], check=True)
-        try:
-            env = parse_grubenv((mountpoint / "grub2/grubenv").read_bytes())
-            entry = parse_bls((mountpoint / "loader/entries" /
-                               f"{env['saved_entry']}.conf").read_text())
-            kernel, initrd = workdir / "vmlinuz", workdir / "initrd"
-            kernel.write_bytes((mountpoint / entry["linux"].lstrip("/")).read_bytes())
-            initrd.write_bytes((mountpoint / entry["initrd"].lstrip("/")).read_bytes())
-            return kernel, initrd, entry["options"]
-        finally:
-            subprocess.run(["umount", str(mountpoint)], check=True)
-    raise AssertionError("no /boot partition with a default entry found")
+        if kind == "ext4":
+            subprocess.run(["mount", "-o", f"offset={offset},sizelimit={size}", disk,
+                            mountpoint], check=True)
+            try:
+                yield mountpoint
+            finally:
+                subprocess.run(["umount", mountpoint], check=True)
+            return
+    raise AssertionError("no /boot partition found")
 
 
-def test_installed_node_boots_from_its_boot_entry(vm_run, tmp_path):
-    """Boot the node disk with the kernel, initrd and options of its default entry."""
+FALLBACK_ARG = "ovirt.test=fallback"
+
+
+def arm_boot_counter(disk, workdir, counter):
+    """Arm GRUB's boot counting on DISK: COUNTER tries, then a fallback entry.
+
+    The fallback is the default entry again under another BLS id, with
+    FALLBACK_ARG added, so the booted command line tells which one GRUB chose.
+    grub.cfg is regenerated from the entries as the lifecycle commands do.
+    Returns (saved entry id, fallback id).
+    """
+    with boot_partition(disk, workdir) as boot:
+        grubenv = os.path.join(boot, "grub2", "grubenv")
+        saved = parse_grubenv(open(grubenv, "rb").read())["saved_entry"]
+        entries = os.path.join(boot, "loader", "entries")
+        text = open(os.path.join(entries, f"{saved}.conf"), encoding="utf-8").read()
+        fallback = f"{saved}-fallback"
+        options = parse_bls(text)["options"]
+        with open(os.path.join(entries, f"{fallback}.conf"), "w", encoding="utf-8") as handle:
+            handle.write(text.replace(f"options {options}", f"options {options} {FALLBACK_ARG}"))
+        with open(grubenv, "wb") as handle:
+            handle.write(render_grubenv({"saved_entry": saved, "boot_counter": str(counter),
+                                         "boot_fallback": fallback}))
+        assert grubcfg.refresh(boot)
+    return saved, fallback
+
+
+@pytest.fixture(scope="module")
+def boots(vm_run, tmp_path_factory):
+    """Boot the installed disk: BIOS, UEFI, then BIOS with the counter at 2 and at 0.
+
+    Returns ({name: console text}, {armed boot: (saved entry id, fallback id)}).
+    """
     disk = vm_run[1]["target"]
-    kernel, initrd, options = _boot_files(disk, tmp_path)
-    result = subprocess.run(
-        ["qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-nographic", "-no-reboot",
-         "-nic", "none", "-kernel", str(kernel), "-initrd", str(initrd),
-         "-append", options + " panic=-1",
-         "-drive", f"file={disk},if=virtio,format=raw"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, check=False)
-    console = result.stdout
+    work = tmp_path_factory.mktemp("boots")
+    consoles = {"bios": boot_disk(disk, "bios"), "uefi": boot_disk(disk, "uefi")}
+    armed = {}
+    for name, counter in (("counting", 2), ("fallback", 0)):
+        armed[name] = arm_boot_counter(disk, work, counter)
+        consoles[name] = boot_disk(disk, "bios")
+    return consoles, armed
+
+
+def assert_booted(console, layer):
+    """The demo init ran to the end on LAYER with everything mounted."""
     assert "OVIRT-NODE-DEMO-BOOTED" in console, console[-3000:]
     assert "mount -a: exit status 0" in console, console[-3000:]
+    assert f"running-layer: {layer}\n" in console
     mounts = console.split("--- mounts", 1)[1].split("--- end of mounts", 1)[0]
-    for point in ("/var", "/var/log", "/var/log/audit", "/home", "/tmp", "/boot"):
+    for point in ("/var", "/var/log", "/var/log/audit", "/home", "/tmp", "/boot", "/boot/efi"):
         assert re.search(rf" on {re.escape(point)} type ", mounts), (point, mounts)
-    assert re.search(r"/dev/mapper/onn-.*\+1 on / type ext4", mounts) or \
-        re.search(r"on / type ext4", mounts)
+    assert re.search(rf"^/dev/onn/{re.escape(layer)} on / type ext4", mounts, re.M), mounts
     assert "wrote /var/log/demo-boot.log" in console
+    assert "boot-ok: exit status 0" in console, console[-3000:]
+    assert "OVIRT-NODE-DEMO-DONE" in console
+
+
+def cmdline(console):
+    return re.search(r"^cmdline: (.*)$", console, re.M).group(1).split()
+
+
+def installed_layer(vm_run):
+    [base] = facts(vm_run[0])["tagged_bases"]
+    return base + "+1"
+
+
+@pytest.mark.parametrize("firmware", ["bios", "uefi"])
+def test_installed_disk_boots_by_its_firmware(vm_run, boots, firmware):
+    """SeaBIOS or OVMF, then the disk's GRUB, its default entry, the layer."""
+    console = boots[0][firmware]
+    layer = installed_layer(vm_run)
+    assert_booted(console, layer)
+    assert FALLBACK_ARG not in cmdline(console)
+    assert f"img.bootid={layer}" in cmdline(console)
+
+
+def test_armed_counter_counts_down_and_boots_the_saved_entry(vm_run, boots):
+    console = boots[0]["counting"]
+    saved, fallback = boots[1]["counting"]
+    assert_booted(console, installed_layer(vm_run))
+    assert FALLBACK_ARG not in cmdline(console)
+    # what GRUB saved to grubenv on /boot, read by the node before boot-ok settled it
+    line = re.search(r"^grubenv: (.*)$", console, re.M).group(1).split()
+    assert {"saved_entry=" + saved, "boot_counter=1", "boot_fallback=" + fallback} == set(line)
+
+
+def test_used_up_counter_boots_the_fallback_by_bls_id(vm_run, boots):
+    console = boots[0]["fallback"]
+    saved, fallback = boots[1]["fallback"]
+    assert_booted(console, installed_layer(vm_run))
+    assert FALLBACK_ARG in cmdline(console)
+    line = re.search(r"^grubenv: (.*)$", console, re.M).group(1).split()
+    # GRUB chose by BLS id and left the counter at 0, for the node to see it fell back
+    assert {"saved_entry=" + saved, "boot_counter=0", "boot_fallback=" + fallback} == set(line)
