@@ -22,6 +22,9 @@ TAG_VOLUME = "imgbased:volume"
 # Where an image records its NVR, as the reference build does.
 NVR_PATH_IN_IMAGE = "usr/share/imgbase/build/meta/nvr"
 ROOTFS_IN_IMAGE = "LiveOS/rootfs.img"
+# Separate volumes an image needs ("MOUNT SIZE" lines); an update creates the
+# ones the node lacks.
+VOLUMES_IN_IMAGE = "usr/share/ovirt-node/volumes"
 
 # Separate thin volumes: mount point -> default virtual size.
 NIST_VOLUMES = {

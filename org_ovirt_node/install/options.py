@@ -5,6 +5,7 @@ InstallOptions, so defaults (VG `onn`, pool `pool00`, NIST volumes, swap as
 Anaconda would size it) are decided in exactly one place.
 """
 
+import posixpath
 from dataclasses import dataclass, field
 
 from org_ovirt_node import constants
@@ -22,6 +23,24 @@ def check_lvm_name(kind, name):
         raise NodeError(f"{kind} name '{name}' may only hold letters, digits and ._-")
     if len(name) > 64:
         raise NodeError(f"{kind} name '{name}' is longer than 64 characters")
+
+
+# Mount points a separate volume may never take: the root, what the image owns
+# (/usr, /etc), /boot (a partition GRUB reads) and the kernel's own trees.
+_RESERVED_MOUNTS = ("/boot", "/usr", "/etc", "/proc", "/sys", "/dev", "/run")
+
+
+def check_volume_mount_point(mount_point):
+    """Raise NodeError unless MOUNT_POINT can be a separate volume's mount point."""
+    if (not mount_point.startswith("/") or mount_point == "/" or
+            posixpath.normpath(mount_point) != mount_point or "//" in mount_point or
+            any(char.isspace() for char in mount_point)):
+        raise NodeError(f"volume mount point '{mount_point}' must be a plain absolute path "
+                        "below / (no '..', '//', trailing '/' or spaces)")
+    if any(mount_point == reserved or mount_point.startswith(reserved + "/")
+           for reserved in _RESERVED_MOUNTS):
+        raise NodeError(f"volume mount point '{mount_point}' is reserved: a volume cannot be "
+                        f"under {', '.join(_RESERVED_MOUNTS)}")
 
 
 def suggested_swap_size(memory_bytes):
@@ -78,9 +97,7 @@ class InstallOptions:
         if self.fstype not in ("ext4", "xfs"):
             raise NodeError(f"unsupported volume filesystem '{self.fstype}' (ext4 or xfs)")
         for mount_point in self.volume_sizes:
-            if not mount_point.startswith("/") or mount_point == "/":
-                raise NodeError(f"volume mount point '{mount_point}' must be an absolute "
-                                "path below /")
+            check_volume_mount_point(mount_point)
         if not 1 <= self.keep <= constants.MAX_KEEP:
             raise NodeError(f"the number of images to keep must be from 1 to "
                             f"{constants.MAX_KEEP}, not {self.keep}")

@@ -74,6 +74,7 @@ def mounted_volumes(node, root, entries, write=False):
         for entry in entries:
             lvm.lvm("lvchange", "--activate", "y", f"{node.vg}/{os.path.basename(entry.spec)}")
             target = os.path.join(root, entry.mountpoint.lstrip("/"))
+            os.makedirs(target, exist_ok=True)       # a new volume's mount point
             run(["mount", "-o", "rw" if write else "ro", entry.spec, target])
             done.append(target)
         yield root

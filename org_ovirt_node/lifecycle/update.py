@@ -7,8 +7,9 @@ The steps, each named in the progress output:
   layer      the writable snapshot <nvr>+1, made exactly as install makes it
   etc        three-way /etc merge (etcmerge.py); conflicts keep the local
              file and get the image's beside it as <file>.imgnew
-  var        what the image adds under /var and the other volumes is copied
-             in where absent; nothing there is rewritten
+  var        volumes the image needs and the node lacks are created
+             (newvolumes.py); what the image adds under /var and the other
+             volumes is copied in where absent; nothing there is rewritten
   boot       kernels and BLS entries of the new layer, the current default
              entry's kernel arguments carried over; grub.cfg regenerated
   switch     one atomic grubenv write: the new entry becomes the default
@@ -29,7 +30,8 @@ from org_ovirt_node.image import rootfacts
 from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image, mounted_root
 from org_ovirt_node.install import bootconfig, deploy, layers, volumes
-from org_ovirt_node.lifecycle import bootcount, etcmerge, gc, journal, preflight, varcopy
+from org_ovirt_node.lifecycle import (bootcount, etcmerge, gc, journal, newvolumes, preflight,
+                                      varcopy)
 from org_ovirt_node.lifecycle.roots import (mounted_base, mounted_layer, mounted_volumes,
                                             top_volumes, volume_entries)
 from org_ovirt_node.nvr import NVR
@@ -65,6 +67,8 @@ class UpdatePlan:
     kernels: list
     etc: list = field(default_factory=list)
     var: dict = field(default_factory=dict)
+    new_volumes: dict = field(default_factory=dict)
+    volume_fstype: str = "ext4"
     gc: dict = field(default_factory=dict)
     replaces: list = field(default_factory=list)
     leftovers: list = field(default_factory=list)
@@ -73,7 +77,9 @@ class UpdatePlan:
     def to_dict(self):
         """JSON-ready form: the --dry-run output."""
         return {"nvr": self.nvr, "layer": self.layer,
-                "create_lvs": [self.nvr, self.layer], "base_size": self.base_size,
+                "create_lvs": [self.nvr, self.layer] + [
+                    item["lv"] for item in self.new_volumes.values() if not item["exists"]],
+                "new_volumes": self.new_volumes, "base_size": self.base_size,
                 "from_layer": self.from_layer, "boot_entry": {
                     "ids": [f"{self.layer}-{kver}" for kver in self.kernels],
                     "options": self.options, "fallback": self.from_entry},
@@ -153,9 +159,13 @@ def plan_update(node, options, reporter):
         etc = etcmerge.plan_merge(os.path.join(old, "etc"), os.path.join(local, "etc"),
                                   os.path.join(new_root, "etc"))
         entries = volume_entries(node, local)
+        new_volumes = newvolumes.plan_new_volumes(
+            node, newvolumes.declared_volumes(new_root), {entry.mountpoint for entry in entries})
         stack.enter_context(mounted_volumes(node, local, entries))
-        var = {point: varcopy.plan_copy_absent(os.path.join(new_root, point.lstrip("/")),
-                                               os.path.join(local, point.lstrip("/")))
+        var = {point: varcopy.plan_copy_absent(
+                   os.path.join(new_root, point.lstrip("/")), os.path.join(local, point.lstrip("/")),
+                   skip=[new[len(point) + 1:] for new in new_volumes
+                         if new.startswith(point + "/")])
                for point in top_volumes(entries)
                if _real_dir(os.path.join(new_root, point.lstrip("/")))}
     problems += preflight.space_problems(preflight.measure(node), info.rootfs_used,
@@ -164,6 +174,8 @@ def plan_update(node, options, reporter):
                       from_entry=current.entry_id,
                       options=bootconfig.layer_options(node.vg, layer, current.options.split()),
                       kernels=kernels, etc=etc, var={k: v for k, v in var.items() if v},
+                      new_volumes=new_volumes,
+                      volume_fstype=entries[0].fstype if entries else "ext4",
                       replaces=replaces, leftovers=leftovers, problems=problems)
     plan.gc = gc.plan_gc(node, options.keep, after_switch=(nvr, layer, current.layer))
     return plan
@@ -235,15 +247,24 @@ def _write_new_layer(node, plan, options, reporter, record):
             reporter.warning(f"/etc/{path}: changed locally and in the image; kept the local "
                              f"version, the image's is /etc/{path}.imgnew")
         _point_fstab_at(target, node.lv_path(plan.layer))
-        step(reporter, "var", "Adding the image's new /var content where absent")
+        step(reporter, "var", "Adding the image's new volumes and /var content where absent")
         entries = volume_entries(node, target)
-        for entry in entries:
-            volumes.clear_source(target, entry.mountpoint, [e.mountpoint for e in entries])
-        with mounted_volumes(node, target, entries, write=True):
+        added = newvolumes.create(node, plan.new_volumes, plan.volume_fstype, record)
+        points = [entry.mountpoint for entry in entries + added]
+        for point in points:
+            if _real_dir(os.path.join(target, point.lstrip("/"))):
+                volumes.clear_source(target, point, points)
+        every = sorted(entries + added, key=lambda entry: entry.mountpoint.count("/"))
+        with mounted_volumes(node, target, every, write=True):
+            newvolumes.seed(added, new_root, target)
+            for entry in added:
+                reporter.info(f"volume {entry.spec} mounted on {entry.mountpoint}")
             for point, paths in plan.var.items():
                 for path in varcopy.copy_absent(paths, os.path.join(new_root, point.lstrip("/")),
                                                 os.path.join(target, point.lstrip("/"))):
                     reporter.info(f"added {point.rstrip('/')}/{path}")
+        if added:
+            bootconfig.write_fstab(target, added)
         step(reporter, "boot", f"Writing the boot entries of {plan.layer}")
         record.will_write_boot(plan.layer)
         bootconfig.write_boot_entries(os.path.join(target, "boot"), node.boot, plan.layer,

@@ -1,8 +1,8 @@
 """The images of the lifecycle scenario, derived from the demo image's tree.
 
 B is a newer release that changes an /etc default, adds one, changes the
-default both the node and the image change (an /etc merge conflict) and
-brings new /var content; C is newer still but its init exits, so its kernel
+default both the node and the image change (an /etc merge conflict), brings
+new /var content and needs a separate volume the node lacks; C is newer still but its init exits, so its kernel
 panics at every boot; D is B's content under a newer NVR, for the crash
 tests. Each is built once by `ovirt-node image build` and kept in out/demo
 while the demo image is not newer.
@@ -29,12 +29,14 @@ def _write(root, path, text, mode=0o644):
 
 
 def newer_defaults(root, version):
-    """What a newer release changes: /etc defaults and new /var content."""
+    """What a newer release changes: /etc defaults, new /var content, a new volume."""
     _write(root, "etc/demo/defaults.conf", f"image_setting={version}\n")
     _write(root, "etc/demo/both.conf", f"shared_setting=image-{version}\n")
     _write(root, "etc/demo/new.conf", f"added_in={version}\n")
     _write(root, f"var/lib/demo/added-in-{version}.txt", f"new in {version}\n")
     _write(root, "var/lib/demo/state.txt", f"state of {version}, must not replace the node's\n")
+    _write(root, "usr/share/ovirt-node/volumes", "/var/lib/demo-vms 1GiB\n")
+    _write(root, "var/lib/demo-vms/README.txt", f"a volume {version} needs\n")
 
 
 def panicking_init(root, version):
