@@ -12,6 +12,16 @@ times faster than rsync.
   rsync  mkfs.ext4 LV, mount it and rootfs.img, rsync -pogAXtlHrDx, sync, umount
   tar    mkfs.ext4 LV, mount it and rootfs.img, tar --xattrs --acls | tar -x, sync, umount
 
+An update's new base goes through the same block path; what follows it on
+both sides is a thin snapshot (the same on LVM whoever takes it; this host
+has no device-mapper) and the new layer's e2fsck + new UUID. So the update
+figures are
+
+  update    ovirt-node update's base and layer: block, then new_uuid
+  imgbased  imgbased's update: tar (mkfs + tar of the image), then new_uuid
+
+and imgbased/update is printed beside the deploy ratios.
+
 The image is built once from ~1 GiB of the host's own /usr (real binaries,
 libraries and data files, hard links and xattrs kept) plus the host's kernel
 and initrd, and cached as out/bench/bench.squashfs. The "LV" is a loop device
@@ -45,7 +55,8 @@ sys.path.insert(0, str(REPO))
 from org_ovirt_node.errors import NodeError  # noqa: E402
 from org_ovirt_node.image.build import build_image  # noqa: E402
 from org_ovirt_node.image.mount import mounted_image, mounted_rootfs  # noqa: E402
-from org_ovirt_node.install.deploy import grow_and_reidentify, stream_sparse  # noqa: E402
+from org_ovirt_node.install.deploy import (grow_and_reidentify, new_uuid,  # noqa: E402
+                                           stream_sparse)
 from org_ovirt_node.progress import Reporter  # noqa: E402
 from org_ovirt_node.sizes import GiB, MiB, format_size  # noqa: E402
 from org_ovirt_node.util.mounts import mounted  # noqa: E402
@@ -217,7 +228,22 @@ def tar_pipe(source, target):
         raise NodeError(f"tar pipe failed (exit {pack.returncode} | {unpack.returncode})")
 
 
-METHODS = {"block": deploy_block, "rsync": deploy_rsync, "tar": deploy_tar}
+def update_ours(image, device):
+    """ovirt-node update: the block path, then the new layer's check and UUID."""
+    deploy_block(image, device)
+    new_uuid(device)
+    os.sync()
+
+
+def update_imgbased(image, device):
+    """imgbased's update: mkfs + tar of the image, then the new layer's check and UUID."""
+    deploy_tar(image, device)
+    new_uuid(device)
+    os.sync()
+
+
+METHODS = {"block": deploy_block, "rsync": deploy_rsync, "tar": deploy_tar,
+           "update": update_ours, "imgbased": update_imgbased}
 
 
 # --- checking a result ------------------------------------------------------
@@ -331,6 +357,7 @@ def run_bench(image_path):
         "methods": methods,
         "rsync_over_block": methods["rsync"]["vs_block"],
         "tar_over_block": methods["tar"]["vs_block"],
+        "imgbased_over_update": round(timings["imgbased"][0] / timings["update"][0], 2),
         "min_ratio": MIN_RATIO,
     }
 
@@ -344,6 +371,8 @@ def print_table(result):
               f"{format_size(figures['written_bytes']):>14}{figures['vs_block']:>9.2f}x")
     print(f"rsync/block = {result['rsync_over_block']:.2f}x, "
           f"tar/block = {result['tar_over_block']:.2f}x (need rsync/block >= {MIN_RATIO})")
+    print(f"update: imgbased's way (mkfs + tar + new layer UUID) / ovirt-node update's "
+          f"(block + new layer UUID) = {result['imgbased_over_update']:.2f}x")
 
 
 def main():
