@@ -76,8 +76,8 @@ def build_image(rootdir, output, nvr, compression=DEFAULT_COMPRESSION, reporter=
 
         reporter.step("nvr", f"Recording NVR {nvr} in /{NVR_PATH_IN_IMAGE}")
         mtime = epoch if epoch is not None else int(os.stat(rootfs).st_mtime)
-        ext4.add_file(rootfs, rootdir, NVR_PATH_IN_IMAGE, f"{nvr}\n".encode(), mtime,
-                      epoch)
+        # No newline: imgbased reads the file raw and names the new base LV with it.
+        ext4.add_file(rootfs, rootdir, NVR_PATH_IN_IMAGE, nvr.encode(), mtime, epoch)
         if epoch is not None:
             reporter.step("times", "Settling timestamps for a reproducible image")
             ext4.settle_times(rootfs, mounted_rootfs, epoch)
