@@ -26,6 +26,9 @@ ROOTFS_IN_IMAGE = "LiveOS/rootfs.img"
 # ones the node lacks.
 VOLUMES_IN_IMAGE = "usr/share/ovirt-node/volumes"
 
+# imgbased expects all the NIST volumes unless this file exists on the node.
+SKIP_VOLUMES_MARKER = "var/imgbased/.skip-volumes"
+
 # Separate thin volumes: mount point -> default virtual size.
 NIST_VOLUMES = {
     "/var": 5 * GiB,

@@ -9,13 +9,14 @@ says so. The same function backs `ovirt-node install` and the add-on.
 import os
 from dataclasses import dataclass, field
 
+from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image
 from org_ovirt_node.install import bootconfig, bootloader, deploy, disks, layers, rollback, volumes
 from org_ovirt_node.install.layout import schedule_layout
-from org_ovirt_node.lifecycle import state
 from org_ovirt_node.install.storage import execute, open_storage
+from org_ovirt_node.lifecycle import state
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.util.blkid import fs_uuid
 from org_ovirt_node.util.fstab import FstabEntry
@@ -102,8 +103,15 @@ def install(image_path, options, reporter=None, confirm=None):
 
 
 def seed_volumes(root, plan):
-    """Move each separate volume's content out of the layer onto its LV."""
+    """Move each separate volume's content out of the layer onto its LV.
+
+    With fewer volumes than the NIST seven, /var/imgbased/.skip-volumes goes
+    in first (and so onto /var's volume): imgbased otherwise expects all
+    seven and its check and update fail.
+    """
     mount_points = [dev.mountpoint for dev in plan.devices if dev.role == "volume"]
+    if not set(constants.NIST_VOLUMES) <= set(mount_points):
+        volumes.mark_skip_volumes(root)
     for device in plan.devices:
         if device.role == "volume":
             volumes.seed_volume(root, device.mountpoint, layers.lv_path(plan.vg, device.name),

@@ -68,7 +68,8 @@ INSTALLER_PATHS = ("etc/fstab", "etc/lvm", "etc/lvm/profile",
                    "etc/lvm/profile/imgbased-pool.profile", "etc/grub2.cfg", "etc/grub2-efi.cfg",
                    "usr/share/imgbase",
                    "usr/share/imgbase/build", "usr/share/imgbase/build/meta",
-                   "usr/share/imgbase/build/meta/nvr", "lost+found")
+                   "usr/share/imgbase/build/meta/nvr", "lost+found",
+                   "var/imgbased", "var/imgbased/.skip-volumes")
 
 
 def assert_same_files(tree, got, ignore_keys=(), ignore_xattr_prefix=None):

@@ -226,7 +226,9 @@ def test_no_bootloader_writes_entries_and_grubenv_only(vm_run):
 
 def test_every_source_file_is_in_the_layer_identical(vm_run):
     _, tree = ensure_demo_image()
-    assert_same_files(tree, facts(vm_run[0])["manifest"])
+    got = facts(vm_run[0])["manifest"]
+    assert "var/imgbased/.skip-volumes" not in got       # all seven NIST volumes are there
+    assert_same_files(tree, got)
 
 
 def test_plain_tree_image_is_copied_file_wise_onto_a_wiped_disk(vm_run):
@@ -236,6 +238,8 @@ def test_plain_tree_image_is_copied_file_wise_onto_a_wiped_disk(vm_run):
     assert "copying the plain root tree file by file" in read(work, "tree.err")
     data = json.loads(read(work, "tree-facts.json"))
     assert data["tagged_bases"] == [TREE_NVR]
+    # --volumes minimal: imgbased must not expect the other six volumes
+    assert "var/imgbased/.skip-volumes" in data["manifest"]
     _, tree = ensure_demo_image()
     # squashfs keeps only user/trusted/security xattrs: a plain-tree image
     # cannot carry POSIX ACLs (the LiveOS/rootfs.img format does)
