@@ -149,16 +149,13 @@ class Browser:
         self.send("Input.insertText", text=text)
 
     def screenshot(self, path):
-        """A PNG of the whole page (the viewport grown to the document's height)."""
+        """A PNG of the whole page, beyond the viewport down to the document's end."""
         width, height = self.size
         full = self.evaluate("Math.max(document.documentElement.scrollHeight, "
                              "document.body ? document.body.scrollHeight : 0)") or height
-        self.send("Emulation.setDeviceMetricsOverride", width=width, height=max(height, full),
-                  deviceScaleFactor=1, mobile=False)
-        time.sleep(0.3)
-        data = self.send("Page.captureScreenshot", format="png")["data"]
-        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                  deviceScaleFactor=1, mobile=False)
+        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                         clip={"x": 0, "y": 0, "width": width, "height": max(height, full),
+                               "scale": 1})["data"]
         with open(path, "wb") as handle:
             handle.write(base64.b64decode(data))
 

@@ -23,20 +23,26 @@ def guest_kernel():
     return kernels[-1]
 
 
-def vng_command(script_path, disks, workdir, memory="2G"):
-    """The vng command line that runs SCRIPT_PATH in a VM with DISKS attached."""
+def vng_command(script_path, disks, workdir, memory="2G", cpu=None):
+    """The vng command line that runs SCRIPT_PATH in a VM with DISKS attached.
+
+    CPU, if given, replaces qemu's CPU model (`-cpu max` by default).
+    """
     vng = shutil.which("vng", path=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
     cmd = [vng, "--run", guest_kernel(), "--disable-kvm", "--force-9p", "--memory", memory,
            "--cpus", "2", f"--rwdir={workdir}"]
     for disk in disks:
         cmd += ["--disk", disk]
+    if cpu:
+        cmd.append(f"--qemu-opts=-cpu {cpu}")
     return cmd + ["--", f"sh {script_path}"]
 
 
-def run_in_vm(script, disks, workdir, env=None, timeout=1800, memory="2G"):
+def run_in_vm(script, disks, workdir, env=None, timeout=1800, memory="2G", cpu=None):
     """Run shell SCRIPT in a VM with DISKS (files; /dev/vda, /dev/vdb, ...).
 
-    ENV values are exported at the top of the script; MEMORY is the VM's RAM.
+    ENV values are exported at the top of the script; MEMORY is the VM's RAM
+    and CPU its qemu CPU model (see vng_command).
     Returns the completed process; the VM's console output is in its stdout.
     """
     exports = {"REPO": REPO, "VENV_BIN": VENV_BIN, "OUT": workdir, **(env or {})}
@@ -48,7 +54,7 @@ def run_in_vm(script, disks, workdir, env=None, timeout=1800, memory="2G"):
                      'export PATH="$VENV_BIN:$PATH" LVM_SUPPRESS_FD_WARNINGS=1\n'
                      "modprobe -a dm_thin_pool dm_snapshot loop squashfs\n" + script)
     env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.run(vng_command(script_path, disks, workdir, memory),
+    return subprocess.run(vng_command(script_path, disks, workdir, memory, cpu),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=timeout, check=False, env=env)
 
