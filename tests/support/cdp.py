@@ -149,13 +149,23 @@ class Browser:
         self.send("Input.insertText", text=text)
 
     def screenshot(self, path):
-        """A PNG of the whole page, beyond the viewport down to the document's end."""
+        """A PNG of the whole page: the viewport grown to the content's height.
+
+        The content may scroll inside an element (PatternFly's page does) rather
+        than the document, so the tallest scrolled content counts.
+        """
         width, height = self.size
-        full = self.evaluate("Math.max(document.documentElement.scrollHeight, "
-                             "document.body ? document.body.scrollHeight : 0)") or height
-        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": width, "height": max(height, full),
-                               "scale": 1})["data"]
+        full = self.evaluate(
+            "Math.max(document.documentElement.scrollHeight, ...Array.from("
+            "document.querySelectorAll('*'), el => el.scrollHeight > el.clientHeight + 1 && "
+            "['auto', 'scroll'].includes(getComputedStyle(el).overflowY) ? "
+            "el.getBoundingClientRect().top + el.scrollHeight : 0))") or height
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=max(height, int(full)),
+                  deviceScaleFactor=1, mobile=False)
+        time.sleep(0.5)
+        data = self.send("Page.captureScreenshot", format="png")["data"]
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                  deviceScaleFactor=1, mobile=False)
         with open(path, "wb") as handle:
             handle.write(base64.b64decode(data))
 
