@@ -117,7 +117,7 @@ def stage_install():
     record("install", "small", "ovirt-node", "install", "--image", os.environ["IMAGE_A"],
            "--disk", "/dev/vdb", "--vg", SMALL, "--volumes", "minimal", "--swap", "256MiB",
            "--yes")
-    fill_pool(SMALL, 300 << 20)
+    fill_pool(SMALL, 150 << 20)
     facts("install")
 
 

@@ -38,7 +38,7 @@ class Scenario:
         self.work = work
         self.images = images
         self.node = sparse_disk(str(work / "node.img"), 32 * GiB)
-        self.small = sparse_disk(str(work / "small.img"), 8 * GiB)
+        self.small = sparse_disk(str(work / "small.img"), 4 * GiB)
         self.consoles = {}
         self.small_hashes = {}
 
