@@ -81,15 +81,21 @@ def register(subparsers):
     parser.set_defaults(func=run_boot_ok)
 
 
-def _confirm(args, question, detail):
-    """True to go on: --yes, or a y on a terminal; refuse without a terminal."""
-    if args.yes:
-        return True
-    if not sys.stdin.isatty():
-        raise NodeError(f"refusing to {question.rstrip('?').lower()} without confirmation: "
-                        "pass --yes")
-    print(detail, file=sys.stderr)
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+def _confirm_write(args, node, question, detail):
+    """Go on to write NODE: --yes, or a y on a terminal; then make its /boot writable.
+
+    Without a terminal and without --yes it refuses, and a "no" cancels:
+    either way nothing was written.
+    """
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise NodeError(f"refusing to {question.rstrip('?').lower()} without "
+                            "confirmation: pass --yes")
+        if detail:
+            print(detail, file=sys.stderr)
+        if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+            raise NodeError("cancelled; nothing was written")
+    node.make_writable()
 
 
 def render_update_plan(plan):
@@ -128,9 +134,7 @@ def run_update(args):
             return 1 if plan.problems else 0
         if plan.problems:
             raise NodeError("update refused, nothing was written: " + "; ".join(plan.problems))
-        if not _confirm(args, f"Update to {plan.layer}?", render_update_plan(plan)):
-            raise NodeError("cancelled; nothing was written")
-        node.make_writable()
+        _confirm_write(args, node, f"Update to {plan.layer}?", render_update_plan(plan))
         result = update.apply_update(node, plan, options, reporter)
     if isinstance(reporter, JsonReporter):
         reporter.emit("result", **result)
@@ -147,10 +151,8 @@ def run_rollback(args):
     private_mounts()
     with open_node(args.vg) as node:
         plan = rollback.plan_rollback(node, args.to, args.force)
-        if not _confirm(args, f"Roll back to {plan['to']}?",
-                        f"{plan['from']} -> {plan['to']} ({plan['entry']})"):
-            raise NodeError("cancelled; nothing was written")
-        node.make_writable()
+        _confirm_write(args, node, f"Roll back to {plan['to']}?",
+                       f"{plan['from']} -> {plan['to']} ({plan['entry']})")
         rollback.rollback(node, plan)
     emit_result(args, {"event": "result", **plan},
                 f"{plan['to']} is the boot default (was {plan['from']})")
@@ -169,9 +171,10 @@ def run_gc(args):
         if args.dry_run:
             emit_result(args, {"event": "plan", "plan": plan}, text)
             return 0
-        if plan["remove"] and not _confirm(args, "Remove these images?", text):
-            raise NodeError("cancelled; nothing was written")
-        node.make_writable()
+        if plan["remove"]:
+            _confirm_write(args, node, "Remove these images?", text)
+        else:
+            node.make_writable()        # only an interrupted update's leftovers may go
         removed = gc.gc(node, plan, reporter_for(args))
     emit_result(args, {"event": "result", "removed": removed, "kept": plan["kept"]},
                 "removed: " + (", ".join(removed) or "nothing"))
@@ -183,9 +186,7 @@ def run_pin(args):
     private_mounts()
     verb = "pin" if args.pinned else "unpin"
     with open_node(args.vg) as node:
-        if not _confirm(args, f"{verb.capitalize()} {args.layer}?", ""):
-            raise NodeError("cancelled; nothing was written")
-        node.make_writable()
+        _confirm_write(args, node, f"{verb.capitalize()} {args.layer}?", "")
         layer, changed = _engine("pins").set_pinned(node, args.layer, args.pinned)
         pinned = node.state().pinned
     emit_result(args, {"event": "result", "layer": layer, "changed": changed,
