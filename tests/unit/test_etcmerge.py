@@ -8,7 +8,8 @@ import pytest
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.lifecycle.etcmerge import MergeItem, apply_merge, plan_merge
-from org_ovirt_node.util.fscopy import CHUNK, read_xattrs
+from org_ovirt_node.util.fscopy import CHUNK
+from tests.support.fstrees import metadata, read, write
 
 
 class Trees:
@@ -47,23 +48,6 @@ class Trees:
 @pytest.fixture
 def trees(tmp_path):
     return Trees(tmp_path)
-
-
-def write(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(data)
-
-
-def read(path):
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
-def metadata(path):
-    """What the merge must keep: kind+mode, owner, mtime and every xattr (ACLs included)."""
-    info = os.lstat(path)
-    return info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns, read_xattrs(path)
 
 
 def actions(items):

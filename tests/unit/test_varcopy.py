@@ -7,23 +7,7 @@ import pytest
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.lifecycle.varcopy import copy_absent, plan_copy_absent
-from org_ovirt_node.util.fscopy import read_xattrs
-
-
-def write(path, data=b"x\n"):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(data)
-
-
-def read(path):
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
-def metadata(path):
-    info = os.lstat(path)
-    return info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns, read_xattrs(path)
+from tests.support.fstrees import metadata, read, write
 
 
 @pytest.fixture
