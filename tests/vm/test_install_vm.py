@@ -108,7 +108,8 @@ def vm_run(tmp_path_factory):
     result = run_in_vm(GUEST_SCRIPT, [disks["target"], disks["dirty"], disks["blank"],
                                       disks["midfail"], disks["tree"]], str(work),
                        env={"IMAGE": image, "BAD_IMAGE": str(bad_image),
-                            "CORRUPT_IMAGE": corrupt_image, "TREE_IMAGE": tree_image})
+                            "CORRUPT_IMAGE": corrupt_image, "TREE_IMAGE": tree_image},
+                       timeout=3600)    # seven installs under TCG, on a host other VMs share
     assert (work / "done").exists(), result.stdout[-3000:]
     return work, disks, before, result.stdout
 
