@@ -226,11 +226,14 @@ def copy_tree(tree, device, reporter, step="deploy"):
         run(["rsync", "-aHAXS", "--numeric-ids", f"{tree}/", f"{target}/"])
 
 
-def deploy_image(mounted_image, device, reporter, chunk_size=0):
-    """Fill DEVICE from MOUNTED_IMAGE by the fastest correct path."""
+def deploy_image(mounted_image, device, reporter, chunk_size=0, step="deploy"):
+    """Fill DEVICE from MOUNTED_IMAGE by the fastest correct path.
+
+    Byte progress is reported under STEP, the name of the caller's step.
+    """
     if mounted_image.rootfs_img:
         written = stream_sparse(mounted_image.rootfs_img, device, reporter,
-                                block_size_for(chunk_size))
+                                block_size_for(chunk_size), step=step)
         reporter.info(f"wrote {format_size(written)} of data blocks")
         grow_and_reidentify(device)
     else:

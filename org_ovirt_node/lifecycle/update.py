@@ -229,7 +229,7 @@ def _write_new_layer(node, plan, options, reporter, record):
             f"{node.vg}/{node.pool}")
     with mounted_image(options.image) as image:
         deploy.deploy_image(image, node.lv_path(plan.nvr), reporter,
-                            layers.pool_chunk_size(node.vg, node.pool))
+                            layers.pool_chunk_size(node.vg, node.pool), step="base")
     step(reporter, "layer", f"Creating the writable layer {plan.layer}")
     record.will_create_lv(plan.layer)
     lvm.thin_snapshot(node.vg, plan.nvr, plan.layer, tags=[constants.TAG_LAYER])
