@@ -201,9 +201,10 @@ def test_a_bad_layer_is_not_reused_unless_forced(scenario):
 
 def test_gc_keeps_the_running_layer(scenario):
     assert rc(scenario, "kill_base", "gc") == 0, recorded(scenario, "kill_base", "gc", "err")
-    bases = [base["name"] for base in status(scenario, "kill_base")["bases"]
-             if base["name"] != NVR_D]
+    state = status(scenario, "kill_base")
+    bases = [base["name"] for base in state["bases"] if base["name"] != NVR_D]
     assert bases == [NVR_A]
+    assert state["bad"] == []                 # the bad layer went with its image
 
 
 @pytest.mark.parametrize("stage,left", [("kill_base", [NVR_D]),
