@@ -9,16 +9,15 @@ import os
 from dataclasses import dataclass
 
 from org_ovirt_node import constants
-from org_ovirt_node.lifecycle import bootcount, journal
+from org_ovirt_node.lifecycle import bootcount, journal, preflight
 from org_ovirt_node.lifecycle.roots import mounted_layer, volume_entries
 from org_ovirt_node.nvr import split_layer
-from org_ovirt_node.sizes import MiB, format_size
+from org_ovirt_node.sizes import format_size
 from org_ovirt_node.util import lvm
 from org_ovirt_node.util.grubenv import GRUBENV_SIZE, parse_grubenv
 
 OK, WARNING, FAILED = "ok", "warning", "failed"
 POOL_LIMIT = 80.0
-BOOT_SLACK = 16 * MiB
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ def check_boot_space(node):
                                        for name in os.listdir(directory)))
     stat = os.statvfs(node.boot)
     free = stat.f_bavail * stat.f_frsize
-    need = largest + BOOT_SLACK
+    need = largest + preflight.BOOT_SLACK
     if free < need:
         return Result("boot-space", FAILED, f"/boot has {format_size(free)} free; one more "
                       f"kernel set needs {format_size(need)} (fix: ovirt-node gc)")
