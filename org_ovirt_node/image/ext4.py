@@ -283,3 +283,108 @@ def ext4_sizes(image):
     except (KeyError, ValueError):
         raise NodeError(f"{image}: not a readable ext4 filesystem") from None
     return count * block, (count - free) * block
+
+
+# --- which blocks hold data ---------------------------------------------------
+
+SUPERBLOCK_OFFSET = 1024
+EXT4_MAGIC = 0xEF53
+_INCOMPAT_META_BG = 0x10
+_INCOMPAT_64BIT = 0x80
+_RO_COMPAT_SPARSE_SUPER = 0x1
+_RO_COMPAT_BIGALLOC = 0x200
+_COMPAT_SPARSE_SUPER2 = 0x200
+_BG_BLOCK_UNINIT = 0x2
+
+
+def used_extents(path):
+    """The byte ranges of ext4 image PATH that its block bitmaps mark in use.
+
+    Returns a sorted list of (offset, length), adjacent ranges merged, or None
+    when PATH is not an ext4 this reader understands (no magic, bigalloc,
+    meta_bg): the caller then copies every block. Metadata is in use even in
+    a group whose bitmap was never initialised (BLOCK_UNINIT): the superblock
+    and descriptor backups there, and every bitmap and inode table that lives
+    there, as the kernel counts them. Only the image file is read: the
+    superblock, the group descriptors and the block bitmaps.
+    """
+    with open(path, "rb", buffering=0) as handle:
+        return _used_extents(handle.fileno(), os.fstat(handle.fileno()).st_size)
+
+
+def _used_extents(fd, file_size):
+    sb = os.pread(fd, 1024, SUPERBLOCK_OFFSET)
+    if len(sb) < 1024 or int.from_bytes(sb[0x38:0x3A], "little") != EXT4_MAGIC:
+        return None
+    u32 = lambda data, at: int.from_bytes(data[at:at + 4], "little")  # noqa: E731
+    u16 = lambda data, at: int.from_bytes(data[at:at + 2], "little")  # noqa: E731
+    compat, incompat, ro_compat = u32(sb, 0x5C), u32(sb, 0x60), u32(sb, 0x64)
+    if incompat & _INCOMPAT_META_BG or ro_compat & _RO_COMPAT_BIGALLOC:
+        return None
+    block = 1024 << u32(sb, 0x18)
+    blocks = u32(sb, 0x04)
+    if incompat & _INCOMPAT_64BIT:
+        blocks |= u32(sb, 0x150) << 32
+    first = u32(sb, 0x14)
+    per_group = u32(sb, 0x20)
+    inodes_per_group = u32(sb, 0x28)
+    inode_size = u16(sb, 0x58) if u32(sb, 0x4C) >= 1 else 128
+    desc_size = u16(sb, 0xFE) if incompat & _INCOMPAT_64BIT else 32
+    reserved_gdt = u16(sb, 0xCE)
+    if not per_group or blocks * block > file_size or desc_size < 32:
+        return None
+    groups = -(-(blocks - first) // per_group)
+    gdt_blocks = -(-(groups * desc_size) // block)
+    table = os.pread(fd, gdt_blocks * block, (first + 1) * block)
+    if len(table) < groups * desc_size:
+        return None
+    itable_blocks = -(-(inodes_per_group * inode_size) // block)
+    if compat & _COMPAT_SPARSE_SUPER2:
+        backups = {0, u32(sb, 0x24C), u32(sb, 0x250)}
+    elif ro_compat & _RO_COMPAT_SPARSE_SUPER:
+        backups = None
+    else:
+        backups = set(range(groups))
+    used = bytearray(b"0" * blocks)     # one character per block: b"1" in use
+    metadata = [(0, first + 1)]         # boot block and the primary superblock
+    for group in range(groups):
+        desc = table[group * desc_size:(group + 1) * desc_size]
+        bitmap, inode_bitmap, itable = u32(desc, 0x0), u32(desc, 0x4), u32(desc, 0x8)
+        if desc_size >= 64:
+            bitmap |= u32(desc, 0x20) << 32
+            inode_bitmap |= u32(desc, 0x24) << 32
+            itable |= u32(desc, 0x28) << 32
+        metadata += [(bitmap, 1), (inode_bitmap, 1), (itable, itable_blocks)]
+        start = first + group * per_group
+        if backups is None and _has_backup(group) or backups is not None and group in backups:
+            metadata.append((start, 1 + gdt_blocks + reserved_gdt))
+        if u16(desc, 0x12) & _BG_BLOCK_UNINIT:
+            continue
+        count = min(per_group, blocks - start)
+        bits = os.pread(fd, -(-count // 8), bitmap * block)
+        if len(bits) < -(-count // 8):
+            return None
+        used[start:start + count] = b"".join(_BITS[byte] for byte in bits)[:count]
+    for start, count in metadata:
+        start, end = max(start, 0), min(start + count, blocks)
+        if end > start:
+            used[start:end] = b"1" * (end - start)
+    return [(match.start() * block, (match.end() - match.start()) * block)
+            for match in re.finditer(rb"1+", used)]
+
+
+# Each byte of a bitmap as its 8 bits, lowest first (block order), as b"0"/b"1".
+_BITS = [bytes(b"01"[(value >> bit) & 1] for bit in range(8)) for value in range(256)]
+
+
+def _has_backup(group):
+    """sparse_super: groups 0, 1 and powers of 3, 5 and 7 hold superblock copies."""
+    if group <= 1:
+        return True
+    for base in (3, 5, 7):
+        power = base
+        while power < group:
+            power *= base
+        if power == group:
+            return True
+    return False

@@ -15,6 +15,7 @@ import stat
 import threading
 
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.image.ext4 import used_extents
 from org_ovirt_node.sizes import MiB, format_size
 from org_ovirt_node.util.blkid import fs_type
 from org_ovirt_node.util.mounts import mounted
@@ -33,102 +34,168 @@ def block_size_for(chunk_size):
     return DEFAULT_BLOCK
 
 
-def stream_sparse(source, target, reporter, block=DEFAULT_BLOCK, step="deploy"):
-    """Copy file SOURCE onto device/file TARGET, skipping all-zero blocks.
+def stream_sparse(source, target, reporter, block=DEFAULT_BLOCK, step="deploy",
+                  threads=None):
+    """Copy file SOURCE onto device/file TARGET, skipping all-zero and unused blocks.
 
     TARGET must read as zeros wherever it is not written (a new thin LV, a new
-    sparse file). A reader thread decompresses the next blocks from the image
-    while this thread writes, and writes to a block device bypass the page
-    cache (O_DIRECT), so the copy runs at the speed of the slower of the two.
-    Returns the number of bytes actually written.
+    sparse file). When SOURCE is an ext4 image only the BLOCK-sized stretches
+    holding a block its bitmaps mark in use are read at all (ext4.used_extents);
+    of those, the ones that are all zeros are not written either. A stretch
+    is written whole, so a written pool chunk is always written whole.
+
+    THREADS threads (default: one per CPU, at least 2) each take the next
+    batch of stretches, read it and write it: reading a squashfs'd image
+    decompresses on the reading thread, so several readers at different
+    offsets keep every core decompressing. Writes to a block device bypass
+    the page cache (O_DIRECT). Returns the number of bytes actually written.
     """
     total = os.path.getsize(source)
     target_size = _size_of(target)
     if target_size < total:
         raise NodeError(f"{target} ({format_size(target_size)}) is smaller than the image's "
                         f"root filesystem ({format_size(total)})")
-    zeros = bytes(block)
-    written = done = 0
-    with _BlockReader(source, block) as reader, _TargetWriter(target) as output:
-        for offset, data in reader:
-            if data != zeros[:len(data)]:
-                output.write_at(data, offset)
-                written += len(data)
-            done = offset + len(data)
-            reporter.progress(step, done, total)
-        output.sync()
-    if done != total:
-        raise NodeError(f"reading {source} stopped at {format_size(done)} of "
-                        f"{format_size(total)}")
+    stretches = _stretches(source, total, block)
+    threads = threads or max(2, min(os.cpu_count() or 1, MAX_THREADS))
+    copier = _Copier(source, target, block, stretches, reporter, step, total)
+    written = copier.run(threads)
     return written
 
 
-class _BlockReader:
-    """Reads SOURCE block by block in a thread, a few blocks ahead of the writer.
+MAX_THREADS = 8
+BATCH = 4   # stretches one thread reads in a row: sequential for the kernel's read-ahead
 
-    Iterating yields (offset, block data). Errors in the thread are raised in
-    the iterating thread.
-    """
 
-    DEPTH = 8
+def _stretches(source, total, block):
+    """Offsets of the BLOCK-sized stretches of SOURCE that must be read, in order."""
+    extents = used_extents(source)
+    if extents is None:
+        return list(range(0, total, block))
+    offsets = []
+    for start, length in extents:
+        first = start // block * block
+        if offsets and offsets[-1] >= first:
+            first = offsets[-1] + block
+        offsets.extend(range(first, min(start + length, total), block))
+    return offsets
 
-    def __init__(self, source, block):
-        self.source = source
-        self.block = block
-        self.blocks = queue.Queue(self.DEPTH)
+
+class _Copier:
+    """Worker threads that read stretches of SOURCE and write the non-zero ones."""
+
+    def __init__(self, source, target, block, stretches, reporter, step, total):
+        self.source, self.target, self.block = source, target, block
+        self.stretches = stretches
+        self.reporter, self.step, self.total = reporter, step, total
+        self.lock = threading.Lock()
+        self.next = 0            # index of the next batch's first stretch
+        self.done = queue.Queue()
+        self.failure = None
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._read, daemon=True)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
+    def _take(self):
+        """The next batch of stretch offsets, or [] when all are taken."""
+        with self.lock:
+            first = self.next
+            self.next += BATCH
+        return self.stretches[first:first + BATCH]
 
-    def __exit__(self, *exc):
-        self.stop.set()
-        while self.thread.is_alive():
-            try:
-                self.blocks.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        return False
-
-    def _read(self):
-        offset = 0
+    def run(self, threads):
+        read_fds = []
         try:
-            with open(self.source, "rb", buffering=0) as handle:
-                while not self.stop.is_set():
-                    data = handle.read(self.block)
-                    if not data:
-                        break
-                    self.blocks.put((offset, data))
-                    offset += len(data)
-            self.blocks.put(None)
-        except OSError as error:
-            self.blocks.put(error)
+            with _TargetWriter(self.target) as output:
+                workers = []
+                for _ in range(min(threads, max(1, len(self.stretches)))):
+                    fd = os.open(self.source, os.O_RDONLY | os.O_CLOEXEC)
+                    read_fds.append(fd)
+                    workers.append(threading.Thread(target=self._work, args=(fd, output),
+                                                    daemon=True))
+                for worker in workers:
+                    worker.start()
+                written = self._follow(workers)
+                for worker in workers:
+                    worker.join()
+                if self.failure:
+                    raise self.failure
+                output.sync()
+        finally:
+            self.stop.set()
+            for fd in read_fds:
+                os.close(fd)
+        self.reporter.progress(self.step, self.total, self.total)
+        return written
 
-    def __iter__(self):
-        while True:
-            item = self.blocks.get()
+    def _follow(self, workers):
+        """Report progress as stretches finish; return the bytes written."""
+        written = read = 0
+        alive = len(workers)
+        while alive:
+            item = self.done.get()
             if item is None:
-                return
-            if isinstance(item, OSError):
-                raise NodeError(f"reading the image failed: {item}")
-            yield item
+                alive -= 1
+                continue
+            count, wrote = item
+            read += count
+            written += wrote
+            self.reporter.progress(self.step, min(read, self.total), self.total)
+        return written
+
+    def _work(self, fd, output):
+        buffer = mmap.mmap(-1, self.block)      # page-aligned, as O_DIRECT wants
+        zeros = bytes(self.block)
+        try:
+            while not self.stop.is_set():
+                batch = self._take()
+                if not batch:
+                    break
+                for offset in batch:
+                    size = _read_full(fd, buffer, offset, min(self.block, self.total - offset))
+                    if size != min(self.block, self.total - offset):
+                        raise NodeError(f"reading {self.source} stopped at "
+                                        f"{format_size(offset + size)} of "
+                                        f"{format_size(self.total)}")
+                    wrote = 0
+                    with memoryview(buffer) as whole, whole[:size] as data:
+                        if not zeros.startswith(data):    # a memcmp: not all zeros
+                            output.write_view(data, offset)
+                            wrote = size
+                    self.done.put((size, wrote))
+        except OSError as error:
+            self.failure = NodeError(f"copying the image failed: {error}")
+            self.stop.set()
+        except NodeError as error:
+            self.failure = error
+            self.stop.set()
+        finally:
+            buffer.close()
+            self.done.put(None)
+
+
+def _read_full(fd, buffer, offset, size):
+    """Read SIZE bytes at OFFSET of FD into BUFFER; return the bytes read (less at EOF)."""
+    done = 0
+    with memoryview(buffer) as view:
+        while done < size:
+            with view[done:size] as rest:
+                count = os.preadv(fd, [rest], offset + done)
+            if not count:
+                break
+            done += count
+    return done
 
 
 class _TargetWriter:
     """TARGET opened for positioned writes; block devices with O_DIRECT.
 
     O_DIRECT needs page-aligned buffers and lengths that are a multiple of the
-    device's sector size, so data is copied into an mmap'd (aligned) buffer,
-    and an unaligned tail goes through a second, buffered descriptor.
+    device's sector size: the copier's buffers are mmap'd (aligned), and an
+    unaligned tail goes through a second, buffered descriptor.
     """
 
     def __init__(self, target):
         self.target = target
         self.direct = stat.S_ISBLK(os.stat(target).st_mode) and hasattr(os, "O_DIRECT")
         self.fd = self.buffered_fd = None
-        self.buffer = None
 
     def __enter__(self):
         self.buffered_fd = os.open(self.target, os.O_WRONLY)
@@ -139,20 +206,15 @@ class _TargetWriter:
                 self.direct = False
         return self
 
-    def write_at(self, data, offset):
-        """Write DATA at OFFSET of the target."""
+    def write_view(self, data, offset):
+        """Write DATA (a view of a page-aligned buffer) at OFFSET of the target."""
         size = len(data)
-        if self.direct and size % DIRECT_ALIGN == 0 and offset % DIRECT_ALIGN == 0:
-            if self.buffer is None or len(self.buffer) < size:
-                self.buffer = mmap.mmap(-1, size)
-            self.buffer[:size] = data
-            view = memoryview(self.buffer)[:size]
-            try:
-                os.pwritev(self.fd, [view], offset)
-            finally:
-                view.release()
-        else:
-            os.pwrite(self.buffered_fd, data, offset)
+        aligned = self.direct and size % DIRECT_ALIGN == 0 and offset % DIRECT_ALIGN == 0
+        fd = self.fd if aligned else self.buffered_fd
+        done = 0
+        while done < size:
+            with data[done:] as rest:
+                done += os.pwritev(fd, [rest], offset + done)
 
     def sync(self):
         """Make everything written durable."""
@@ -162,8 +224,6 @@ class _TargetWriter:
         for fd in (self.fd, self.buffered_fd):
             if fd is not None:
                 os.close(fd)
-        if self.buffer is not None:
-            self.buffer.close()
         return False
 
 
