@@ -20,6 +20,7 @@ from org_ovirt_node.errors import NodeError
 from org_ovirt_node.ks import TEMPLATES
 from org_ovirt_node.ks.section import build_section
 from org_ovirt_node.ks.url import LIVEIMG_SCHEMES, parse_image_url
+from org_ovirt_node.util import safeio
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "kickstart"
 # Where Anaconda mounts the media it booted stage2 from: an hd: image on the
@@ -31,7 +32,13 @@ def template_path(name_or_path):
     """The template file for a name in TEMPLATES or a path."""
     path = Path(name_or_path)
     if path.is_file():
+        safeio.check_input_file(path, "template")
+        if path.stat().st_size > safeio.TEXT_LIMIT:
+            raise NodeError(f"{path}: the template is larger than "
+                            f"{safeio.TEXT_LIMIT >> 20} MiB")
         return path.resolve()
+    if path.exists() and len(path.parts) > 1:
+        safeio.check_input_file(path, "template")
     candidate = TEMPLATE_DIR / str(name_or_path)
     if len(path.parts) == 1 and candidate.is_file():
         return candidate
@@ -56,6 +63,9 @@ def load_template(name_or_path):
         template = _environment(str(path.parent)).get_template(path.name)
     except jinja2.TemplateSyntaxError as error:
         raise NodeError(error.message, where=f"{path}:{error.lineno}") from None
+    except UnicodeDecodeError:
+        safeio.read_text(path, "template")  # raises, naming the line
+        raise
     return template
 
 
@@ -113,13 +123,10 @@ def render_inventory(name_or_path, hosts, out_dir):
     template = load_template(name_or_path)
     written = []
     with output_errors(out_dir):
-        os.makedirs(out_dir, exist_ok=True)
+        safeio.check_output_dir(out_dir, create=True)
         for host in hosts:
             text = render(template, {"host": host, "node_section": host.node})
-            path = os.path.join(out_dir, f"{host.hostname}.ks")
-            with open(path, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            written.append(path)
+            written.append(safeio.write_in(out_dir, f"{host.hostname}.ks", text))
     return written
 
 

@@ -134,8 +134,8 @@ def test_cli_render(tmp_path, capsys):
     assert "wrote 3 kickstart(s)" in capsys.readouterr().out
     assert len(os.listdir(tmp_path / "ks")) == 3
     assert main(["ks", "render", "minimal.ks", "--inventory", inventory, "-o", "/proc/no"]) == 1
-    assert capsys.readouterr().err == "ovirt-node: error: cannot write /proc/no: " \
-        "No such file or directory\n"
+    assert capsys.readouterr().err == "ovirt-node: error: /proc/no: refusing to write " \
+        "under /proc\n"
     bad = with_lines(tmp_path / "bad.yaml", INVENTORY.replace("52:54:00:00:00:02", "nomac"))
     assert main(["ks", "render", "minimal.ks", "--inventory", bad, "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err
