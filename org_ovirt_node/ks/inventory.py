@@ -23,6 +23,10 @@ from org_ovirt_node.errors import NodeError
 from org_ovirt_node.ks.network import Network
 from org_ovirt_node.ks.section import BUILD_OPTIONS, NodeAddonData, build_section
 from org_ovirt_node.ks.url import parse_image_url
+from org_ovirt_node.util import safeio
+
+# 10,000 hosts take about 2 MiB; no inventory needs more than this.
+INVENTORY_LIMIT = 256 << 20
 
 HOST_FIELDS = ("hostname", "mac", "network", "disks", "root_ssh_key", "root_password_hash",
                "timezone", "lang", "keyboard", "image_url", "checksum", "node")
@@ -38,6 +42,7 @@ _SSH_KEY = re.compile(r"^(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0
                       r"[A-Za-z0-9+/]+={0,3}(?: [^\n\r]*)?$")
 _CRYPT = re.compile(r"^\$(?:1|5|6|y|gy|2[aby])\$[^\s:]+$")
 _WORD = re.compile(r"^[A-Za-z0-9_.@+/-]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BOND_OPTIONS = re.compile(r"^[A-Za-z0-9_=,.;:-]*$")
 
 
@@ -82,19 +87,93 @@ class Host:
         return self.mac.replace(":", "-")
 
 
+# Bounds that no real inventory comes near: nesting depth, and nodes after
+# aliases are expanded (a "billion laughs" document stays a few lines long).
+MAX_DEPTH = 32
+MAX_NODES = 1_000_000
+
+
+def _construct_mapping(loader, node, deep=False):
+    """A mapping with every key given once (YAML would keep the last silently)."""
+    seen = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value", key_node.start_mark) from None
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key '{key}' is given twice (first on line {seen[key] + 1})",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node:
+                        _construct_mapping(loader, node))
+
+
+def _check_shape(text):
+    """Refuse deep nesting and alias bombs by walking YAML's events (no recursion)."""
+    depth, nodes, sizes, stack = 0, 0, {}, []
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            size = sizes.get(event.anchor, 1)
+            nodes += size
+            for frame in stack:
+                frame[1] += size
+        elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+            nodes += 1
+            for frame in stack:
+                frame[1] += 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _ShapeError(
+                        f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+                stack.append([event.anchor, 1])
+            elif event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            anchor, size = stack.pop()
+            if anchor:
+                sizes[anchor] = size
+        if nodes > MAX_NODES:
+            raise _ShapeError(
+                f"expands to more than {MAX_NODES} values (aliases)",
+                getattr(event, "start_mark", None))
+
+
+class _ShapeError(yaml.YAMLError):
+    """A document too deep or too large once its aliases are expanded."""
+
+    def __init__(self, problem, mark):
+        super().__init__(problem)
+        self.problem, self.problem_mark = problem, mark
+
+
 def parse_yaml(stream):
-    """Load YAML text or a stream the way inventories are read (MACs stay strings)."""
-    return yaml.load(stream, Loader=_Loader)  # nosec: a safe loader
+    """Load YAML text or a stream the way inventories are read (MACs stay strings).
+
+    Safe loader; duplicate keys, nesting deeper than MAX_DEPTH and alias
+    expansion beyond MAX_NODES are refused as yaml.YAMLError.
+    """
+    text = stream if isinstance(stream, (str, bytes)) else stream.read()
+    _check_shape(text)
+    return yaml.load(text, Loader=_Loader)  # nosec: a safe loader
 
 
 def load_inventory(path):
     """Read and check the inventory at PATH; return its hosts in order."""
+    text = safeio.read_text(path, "inventory", limit=INVENTORY_LIMIT)
     try:
-        with open(path, encoding="utf-8") as stream:
-            document = parse_yaml(stream)
-    except OSError as error:
-        raise NodeError(f"cannot read inventory {path}: {error.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        document = parse_yaml(text)
+    except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         problem = getattr(error, "problem", None) or str(error)
@@ -166,7 +245,9 @@ class _Fields:
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             self.fail(field, "must be a string")
         value = str(value)
-        if pattern is not None and not pattern.match(value):
+        if _CONTROL.search(value):
+            self.fail(field, f"{value!r} holds a line break or another control character")
+        if pattern is not None and not pattern.fullmatch(value):
             self.fail(field, f"'{value}' is not valid here")
         return value
 
@@ -174,7 +255,7 @@ class _Fields:
         value = (self.data if source is None else source).get(field.rsplit(".", 1)[-1]) or []
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and pattern.match(v)
+        if not isinstance(value, list) or not all(isinstance(v, str) and pattern.fullmatch(v)
                                                   for v in value):
             self.fail(field, "must be a list of names without spaces or commas")
         return tuple(value)
@@ -184,10 +265,10 @@ def _parse_host(data, label):
     _check_keys(data, HOST_FIELDS, label, "")
     fields = _Fields(data, label)
     hostname = fields.text("hostname", required=True)
-    if len(hostname) > 253 or not all(_LABEL.match(part) for part in hostname.split(".")):
+    if len(hostname) > 253 or not all(_LABEL.fullmatch(part) for part in hostname.split(".")):
         fields.fail("hostname", f"'{hostname}' is not a valid host name")
     mac = fields.text("mac", required=True).lower()
-    if not _MAC.match(mac):
+    if not _MAC.fullmatch(mac):
         fields.fail("mac", f"'{mac}' is not a MAC address like 52:54:00:12:34:56")
     mac = mac.replace("-", ":")
     disks = tuple(d[5:] if d.startswith("/dev/") else d for d in fields.items("disks", _DISK))
@@ -268,6 +349,7 @@ def _parse_node(fields):
     if not isinstance(options, dict):
         fields.fail("node", f"must be a mapping of section options ({', '.join(BUILD_OPTIONS)})")
     _check_keys(options, BUILD_OPTIONS, fields.label, "node.")
+    _check_node_types(fields, options)
     try:
         parse_image_url(image_url)
     except NodeError as error:
@@ -276,3 +358,28 @@ def _parse_node(fields):
         return build_section(image_url, checksum, options)
     except NodeError as error:
         fields.fail("checksum" if error.message.startswith("checksum") else "node", error.message)
+
+
+# The YAML type each section option must have: `noverifyssl: 'no'` is a
+# string, and a string must not silently mean yes.
+_NODE_TYPES = {"noverifyssl": (bool,), "keep": (int,), "volume": (dict,)}
+
+
+def _check_node_types(fields, options):
+    for key, value in options.items():
+        if value is None:
+            continue
+        wanted = _NODE_TYPES.get(key, (str,))
+        if isinstance(value, bool) and bool not in wanted or not isinstance(value, wanted):
+            kind = {bool: "true or false", int: "a whole number", dict: "a mapping",
+                    str: "a string"}[wanted[0]]
+            fields.fail(f"node.{key}", f"{value!r} must be {kind}")
+        if isinstance(value, str) and _CONTROL.search(value):
+            fields.fail(f"node.{key}", f"{value!r} holds a line break or another control "
+                        "character")
+    for mount, size in (options.get("volume") or {}).items():
+        if not isinstance(mount, str) or isinstance(size, bool) \
+                or not isinstance(size, (str, int)) \
+                or any(_CONTROL.search(str(part)) for part in (mount, size)):
+            fields.fail("node.volume", f"{mount!r}: {size!r} must be a mount point and a size, "
+                        "like /var/log: 16GiB")
