@@ -14,12 +14,12 @@ Layout of the output directory:
 (<mac> is lower case with dashes: 52-54-00-00-00-01.)
 """
 
-import os
 import re
 import shlex
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.ks.render import output_errors
+from org_ovirt_node.util import safeio
 
 # Kernel arguments are kept to characters all three boot loaders pass through
 # unquoted, so one argument list means the same everywhere.
@@ -33,10 +33,22 @@ def check_extra_args(text):
     except ValueError as error:
         raise NodeError(f"--append: {error}") from None
     for arg in args:
-        if not _SAFE_ARG.match(arg):
+        if not _SAFE_ARG.fullmatch(arg):
             raise NodeError(f"--append: kernel argument '{arg}' has characters that "
                             "PXELINUX, GRUB and iPXE would read differently")
     return args
+
+
+def check_url(option, url, required=True):
+    """Refuse a URL a boot loader config would misread: blanks, line breaks, quotes."""
+    if not url:
+        if required:
+            raise NodeError(f"{option} must not be empty")
+        return url
+    if not _SAFE_ARG.fullmatch(url):
+        raise NodeError(f"{option} {url!r} has characters (blanks, line breaks, quotes ...) "
+                        "that PXELINUX, GRUB or iPXE would misread")
+    return url
 
 
 def kernel_args(host, ks_url, stage2_url="", repo_url="", extra=()):
@@ -51,7 +63,7 @@ def kernel_args(host, ks_url, stage2_url="", repo_url="", extra=()):
     args = [f"inst.ks={ks_url.rstrip('/')}/{host.hostname}.ks", source,
             *host.network.kernel_args(), *extra]
     for arg in args:
-        if not _SAFE_ARG.match(arg):
+        if not _SAFE_ARG.fullmatch(arg):
             raise NodeError(f"kernel argument '{arg}' has characters a boot loader "
                             "would misread", where=host.hostname)
     return args
@@ -59,12 +71,12 @@ def kernel_args(host, ks_url, stage2_url="", repo_url="", extra=()):
 
 def _grub_path(url):
     """GRUB names remote files (http,host)/path; tftp-relative paths stay."""
-    match = re.match(r"^(https?|tftp)://([^/]+)(/.*)$", url)
+    match = re.fullmatch(r"(https?|tftp)://([^/]+)(/.*)", url)
     return f"({match.group(1)},{match.group(2)}){match.group(3)}" if match else url
 
 
 def _grub_word(word):
-    return word if _SAFE_ARG.match(word) else "'" + word.replace("'", "'\\''") + "'"
+    return word if _SAFE_ARG.fullmatch(word) else "'" + word.replace("'", "'\\''") + "'"
 
 
 def pxelinux_config(host, kernel_url, initrd_url, args):
@@ -107,16 +119,16 @@ def write_pxe(hosts, out_dir, kernel_url, initrd_url, ks_url, stage2_url="",
               repo_url="", extra=()):
     """Write the three boot configs for every host; return the paths written."""
     written = []
+    for option, url in (("--kernel-url", kernel_url), ("--initrd-url", initrd_url),
+                        ("--ks-url", ks_url), ("--stage2-url", stage2_url),
+                        ("--repo-url", repo_url)):
+        check_url(option, url, required=option in ("--kernel-url", "--initrd-url", "--ks-url"))
 
     def write(relative, text):
-        path = os.path.join(out_dir, relative)
-        with open(path, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        written.append(path)
+        written.append(safeio.write_in(out_dir, relative, text))
 
     with output_errors(out_dir):
-        os.makedirs(os.path.join(out_dir, "pxelinux.cfg"), exist_ok=True)
-        os.makedirs(os.path.join(out_dir, "ipxe"), exist_ok=True)
+        safeio.check_output_dir(out_dir, create=True)
         for host in hosts:
             args = kernel_args(host, ks_url, stage2_url, repo_url, extra)
             mac = host.mac_dashed
