@@ -9,6 +9,7 @@ import os
 import re
 
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.util import safeio, textcheck
 
 CHUNK = 4 << 20
 _LINE = re.compile(r"^([0-9a-fA-F]{64})\s+\*?(.+)$")
@@ -21,10 +22,10 @@ def checksum_path(image):
 
 def sha256_file(path, reporter=None, step="checksum"):
     """Return the hex SHA-256 of PATH, reporting bytes done to REPORTER."""
-    total = os.path.getsize(path)
     digest = hashlib.sha256()
     done = 0
-    with open(path, "rb") as stream:
+    with safeio.open_input(path, "image") as stream:
+        total = os.fstat(stream.fileno()).st_size
         while True:
             chunk = stream.read(CHUNK)
             if not chunk:
@@ -41,9 +42,11 @@ def sha256_file(path, reporter=None, step="checksum"):
 def write_checksum(image, hexdigest):
     """Write IMAGE.sha256 as `sha256sum` does: "HEX  basename"."""
     path = checksum_path(image)
-    with open(path, "w", encoding="ascii") as stream:
-        stream.write(f"{hexdigest}  {os.path.basename(image)}\n")
-    return path
+    name = os.path.basename(image)
+    if textcheck.has_control(name):
+        raise NodeError(f"{safeio.display(name)}: an image name with a line break cannot "
+                        "be recorded in a .sha256 file")
+    return safeio.write_text(path, f"{hexdigest}  {name}\n")
 
 
 def read_checksum(image):
@@ -53,16 +56,13 @@ def read_checksum(image):
     silently ignoring it would hide a mix-up of images.
     """
     path = checksum_path(image)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as stream:
-            lines = [line.strip() for line in stream if line.strip()]
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except OSError as error:
-        raise NodeError(f"cannot read {path}: {error.strerror}") from None
+    text = safeio.read_bytes(path, "checksum file", limit=1 << 20).decode("utf-8", "replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     name = os.path.basename(image)
     for line in lines:
-        match = _LINE.match(line)
+        match = _LINE.fullmatch(line)
         if match and os.path.basename(match.group(2)) == name:
             return match.group(1).lower()
     raise NodeError(f"{path} holds no SHA-256 line for '{name}' "

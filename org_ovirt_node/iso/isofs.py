@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.iso import streamcopy
+from org_ovirt_node.util import safeio
 from org_ovirt_node.util.run import run
 
 SECTOR = 2048
@@ -78,7 +79,7 @@ class IsoInfo:
 def is_iso9660(path):
     """True when PATH carries an ISO 9660 primary volume descriptor."""
     try:
-        with open(path, "rb") as stream:
+        with safeio.open_input(path, "ISO") as stream:
             stream.seek(16 * SECTOR)
             return stream.read(6) == b"\x01CD001"
     except OSError:
@@ -87,6 +88,7 @@ def is_iso9660(path):
 
 def read_iso(path):
     """Read the label, file list and boot setup of the ISO at PATH."""
+    safeio.check_input_file(path, "ISO")
     if not is_iso9660(path):
         raise NodeError(f"{path} is not an ISO 9660 image")
     result = run(["xorriso", "-no_rc", "-indev", path, "-pkt_output", "on",

@@ -18,7 +18,6 @@ so the three boot loader configs and the kickstart agree:
 import os
 import re
 import shutil
-import tempfile
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image.checksum import CHUNK, write_checksum
@@ -26,16 +25,17 @@ from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.iso import bootmenus, isofs, kickstart
 from org_ovirt_node.iso.remaster import DEFAULT_KS_NAME, STAGE2, check_layout
 from org_ovirt_node.progress import Reporter
+from org_ovirt_node.util import safeio, textcheck
 
 KERNELS = (("images/pxeboot/vmlinuz", "images/pxeboot/initrd.img"),
            ("isolinux/vmlinuz", "isolinux/initrd.img"))
-_SAFE_ARG = re.compile(r"^[A-Za-z0-9_.,:/=@%+~-]+$")
 
 
 def stage2_path(info, treeinfo):
     """The installer's stage2 on the ISO: .treeinfo's [stage2] mainimage, else the known paths."""
     match = re.search(r"^\[stage2\][^\[]*?^mainimage\s*=\s*(\S+)", treeinfo, re.M | re.S)
-    if match and match.group(1) in info.files:
+    if match and match.group(1) in info.files and textcheck.SAFE_ARG.fullmatch(match.group(1)) \
+            and ".." not in match.group(1).split("/"):
         return match.group(1)
     for path in STAGE2:
         if path in info.files:
@@ -49,17 +49,16 @@ def kernel_args(base_url, ks_name, cmdline="", rm_args=""):
     args = [arg for arg in (f"inst.stage2={base_url}", f"inst.ks={base_url}/{ks_name}")
             if bootmenus.arg_name(arg) not in removed]
     for arg in bootmenus.split_args(cmdline):
-        if not _SAFE_ARG.match(arg):
-            raise NodeError(f"kernel argument '{arg}' has characters PXELINUX, GRUB "
-                            "and iPXE would read differently")
         if arg not in args:
             args.append(arg)
+    for arg in args:
+        textcheck.check_safe_arg("kernel argument", arg)
     return args
 
 
 def _grub_url(url):
     """GRUB spells http://host/path as (http,host)/path."""
-    match = re.match(r"^(https?|tftp)://([^/]+)(/.*)$", url)
+    match = re.fullmatch(r"(https?|tftp)://([^/]+)(/.*)", url)
     return f"({match.group(1)},{match.group(2)}){match.group(3)}" if match else url
 
 
@@ -94,7 +93,7 @@ def ipxe_script(base_url, args, title):
 def _copy(source, dest, reporter, step):
     """Copy SOURCE to DEST with byte progress."""
     total, done = os.path.getsize(source), 0
-    with open(source, "rb") as src, open(dest, "wb") as out:
+    with safeio.open_input(source, "image") as src, safeio.open_output(dest, binary=True) as out:
         while True:
             chunk = src.read(CHUNK)
             if not chunk:
@@ -110,13 +109,24 @@ def build_pxe_tree(iso, image, out_dir, base_url, ks=None, cmdline="", rm_args="
     """Write the PXE tree for ISO and IMAGE into OUT_DIR; return a summary dict."""
     reporter = reporter or Reporter()
     base_url = base_url.rstrip("/")
-    if not re.match(r"^(https?|ftp|tftp)://[^/\s]+", base_url):
-        raise NodeError(f"--base-url '{base_url}' is not an http(s)/ftp/tftp URL")
-    if os.path.exists(out_dir) and os.listdir(out_dir) and not force:
-        raise NodeError(f"{out_dir} is not empty (use --force to write into it)")
-    for path in (iso, image, ks):
-        if path and not os.path.exists(path):
-            raise NodeError(f"{path}: no such file")
+    if not re.fullmatch(r"(https?|ftp|tftp)://[^/\s]+(/\S*)?", base_url) \
+            or not textcheck.SAFE_ARG.fullmatch(base_url):
+        raise NodeError(f"--base-url {base_url!r} is not an http(s)/ftp/tftp URL a boot "
+                        "loader reads as one word")
+    textcheck.check_one_line("--title", title)
+    if ks:
+        textcheck.check_file_name("--ks", os.path.basename(ks))
+    textcheck.check_file_name("--image", os.path.basename(image))
+    if os.path.lexists(out_dir):
+        safeio.check_output_dir(out_dir)
+        if os.listdir(out_dir) and not force:
+            raise NodeError(f"{out_dir} is not empty (use --force to write into it)")
+    else:
+        safeio.check_output_dir(os.path.dirname(os.path.abspath(out_dir)),
+                                what="folder of the output directory")
+    for path, what in ((iso, "ISO"), (image, "image"), (ks, "kickstart")):
+        if path:
+            safeio.check_input_file(path, what)
     reporter.step("check", f"Reading {iso}")
     info = isofs.read_iso(iso)
     check_layout(info)
@@ -140,7 +150,7 @@ def build_pxe_tree(iso, image, out_dir, base_url, ks=None, cmdline="", rm_args="
 def _write_tree(info, kernel, node, image, out_dir, base_url, ks, cmdline, rm_args, title,
                 reporter):
     treeinfo = ""
-    with tempfile.TemporaryDirectory(prefix="ovirt-node-pxe-") as work:
+    with safeio.TempDir("pxe") as work:
         meta = [p for p in (".treeinfo", ".discinfo") if p in info.files]
         isofs.extract(info.path, meta, work)
         if ".treeinfo" in meta:
@@ -149,23 +159,21 @@ def _write_tree(info, kernel, node, image, out_dir, base_url, ks, cmdline, rm_ar
         stage2 = stage2_path(info, treeinfo)
         reporter.step("extract", f"Copying kernel, initrd and {stage2} from the ISO")
         isofs.extract(info.path, [*kernel, stage2], work)
-        shutil.move(os.path.join(work, kernel[0]), os.path.join(out_dir, "vmlinuz"))
-        shutil.move(os.path.join(work, kernel[1]), os.path.join(out_dir, "initrd.img"))
-        os.makedirs(os.path.dirname(os.path.join(out_dir, stage2)), exist_ok=True)
-        shutil.move(os.path.join(work, stage2), os.path.join(out_dir, stage2))
-        for name in meta:
-            shutil.move(os.path.join(work, name), os.path.join(out_dir, name))
+        for source, target in ((kernel[0], "vmlinuz"), (kernel[1], "initrd.img"),
+                               (stage2, stage2), *((name, name) for name in meta)):
+            dest = safeio.check_replaceable(safeio.output_path(out_dir, target))
+            shutil.move(os.path.join(work, source), dest)
 
     name = os.path.basename(image)
     reporter.step("image-copy", f"Copying {name}")
-    _copy(image, os.path.join(out_dir, name), reporter, "image-copy")
-    write_checksum(os.path.join(out_dir, name), node.sha256)
+    _copy(image, safeio.output_path(out_dir, name), reporter, "image-copy")
+    write_checksum(safeio.output_path(out_dir, name), node.sha256)
 
     image_url = f"{base_url}/{name}"
     ks_name = os.path.basename(ks) if ks else DEFAULT_KS_NAME
     if ks:
-        with open(ks, encoding="utf-8") as stream:
-            ks_text, _ = kickstart.point_liveimg(stream.read(), image_url, node.sha256)
+        ks_text, _ = kickstart.point_liveimg(safeio.read_text(ks, "kickstart"), image_url,
+                                             node.sha256)
     else:
         ks_text = kickstart.default_kickstart(image_url, node.sha256)
     args = kernel_args(base_url, ks_name, cmdline, rm_args)
@@ -173,10 +181,8 @@ def _write_tree(info, kernel, node, image, out_dir, base_url, ks, cmdline, rm_ar
              "pxelinux.cfg/default": pxelinux_config(base_url, args, title),
              "grub.cfg": grub_config(base_url, args, title),
              "boot.ipxe": ipxe_script(base_url, args, title)}
-    os.makedirs(os.path.join(out_dir, "pxelinux.cfg"), exist_ok=True)
     for relative, text in files.items():
-        with open(os.path.join(out_dir, relative), "w", encoding="utf-8") as stream:
-            stream.write(text)
+        safeio.write_in(out_dir, relative, text)
     written = sorted(os.path.relpath(os.path.join(top, f), out_dir)
                      for top, _, names in os.walk(out_dir) for f in names)
     return {"output": os.path.abspath(out_dir), "base_url": base_url, "stage2": stage2,

@@ -209,6 +209,17 @@ def output_path(directory, relative):
     return path
 
 
+def check_replaceable(path):
+    """Refuse to replace PATH unless it is absent or a regular file (not a link, device ...)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path
+    if not stat.S_ISREG(st.st_mode):
+        raise NodeError(f"{path}: is {_kind(st.st_mode)}; refusing to replace it")
+    return path
+
+
 def write_in(directory, relative, text):
     """Write TEXT to DIRECTORY/RELATIVE safely (see output_path); return the path."""
     return write_text(output_path(directory, relative), text)
