@@ -4,10 +4,14 @@ Nothing here relies on fixed names: the VG, pool, bases, layers and volumes
 are found by their imgbased tags, as imgbased's own tools do. The boot side
 (default, fallback, last-known-good, pinned, bad, each layer's kernels and
 entries) comes from /boot through lifecycle/node.py, online or offline.
+Each layer's os-release is the one its image had when deployed (kept in the
+node state), or for the running layer read from /, so status mounts nothing.
 """
 
 from org_ovirt_node import constants
+from org_ovirt_node.image import rootfacts
 from org_ovirt_node.lifecycle import bootcount
+from org_ovirt_node.lifecycle.state import OS_RELEASE_KEYS
 from org_ovirt_node.lifecycle.node import open_node
 from org_ovirt_node.nvr import split_layer
 from org_ovirt_node.util import lvm
@@ -45,11 +49,23 @@ def _boot_state(node):
             "bad": bad, "keep": state.keep}
 
 
+def _os_release(node, images, layer, base):
+    """What LAYER's image says of its OS, or None when nothing recorded it."""
+    if base in images:
+        return images[base]
+    if layer == node.running:
+        facts = rootfacts.os_release("/")
+        return {key: facts[key] for key in OS_RELEASE_KEYS if key in facts} or None
+    return None
+
+
 def node_status(node):
     """read_status() of an opened Node."""
     [vg_row] = lvm.report("vgs", ["vg_name", "vg_size", "vg_free"], node.vg)
     boot = _boot_state(node)
     entries = node.entries()
+    images = node.state().images
+    mount_points = {name: point for point, name in node.volumes().items()}
     status = {"vg": {"name": node.vg, "size": int(vg_row["vg_size"]),
                      "free": int(vg_row["vg_free"])},
               "pool": None, "bases": [], "layers": [], "volumes": [],
@@ -75,10 +91,13 @@ def node_status(node):
                 "default": name == boot["default_layer"], "running": name == node.running,
                 "fallback": name == boot["fallback"], "pinned": name in boot["pinned"],
                 "bad": name in boot["bad"], "last_known_good": name == boot["last_known_good"],
+                "os_release": _os_release(node, images, name, row["origin"]),
                 "kernels": [entry.version for entry in mine],
                 "entries": [entry.entry_id for entry in mine]})
         elif constants.TAG_VOLUME in tags:
-            status["volumes"].append({"name": row["lv_name"], "size": int(row["lv_size"]),
+            status["volumes"].append({"name": row["lv_name"],
+                                      "mount_point": mount_points.get(row["lv_name"]),
+                                      "size": int(row["lv_size"]),
                                       "data_percent": _percent(row["data_percent"]),
                                       "path": row["lv_path"]})
     status["layers"].sort(key=lambda layer: split_layer(layer["name"]) or (layer["name"], 0))

@@ -37,12 +37,16 @@ def render_status(status):
         lines.append(f"Base   {base['name']} ({format_size(base['size'])}; {flags})")
     for layer in status["layers"]:
         marks = [label for label, key in _LAYER_MARKS if layer[key]]
+        release = layer["os_release"] or {}
+        system = release.get("PRETTY_NAME") or release.get("NAME")
         lines.append(f"Layer  {layer['name']} <- {layer['origin']}"
+                     f"{' (' + system + ')' if system else ''}"
                      f"{' [' + ', '.join(marks) + ']' if marks else ''}")
         for entry, kernel in zip(layer["entries"], layer["kernels"]):
             lines.append(f"         kernel {kernel}, boot entry {entry}")
     for volume in status["volumes"]:
-        lines.append(f"Volume {volume['path']}: {format_size(volume['size'])}, "
+        lines.append(f"Volume {volume['mount_point'] or '?'} on {volume['path']}: "
+                     f"{format_size(volume['size'])}, "
                      f"{_pct(volume['data_percent'])} of it allocated")
     return "\n".join(lines)
 

@@ -90,15 +90,19 @@ def parse_os_release(text):
     return values
 
 
-def read_os_release(root):
-    """Return (name, version) from ROOT's os-release; None for what is missing."""
+def os_release(root):
+    """ROOT's os-release as a dict ({} when it has none)."""
     for relpath in OS_RELEASE_PATHS:
         text = read_text(root, relpath)
         if text is not None:
-            values = parse_os_release(text)
-            return (values.get("NAME"),
-                    values.get("VERSION") or values.get("VERSION_ID"))
-    return None, None
+            return parse_os_release(text)
+    return {}
+
+
+def read_os_release(root):
+    """Return (name, version) from ROOT's os-release; None for what is missing."""
+    values = os_release(root)
+    return values.get("NAME"), values.get("VERSION") or values.get("VERSION_ID")
 
 
 def grub_platforms(root):

@@ -22,6 +22,7 @@ from blivet.size import Size
 
 from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.image import rootfacts
 from org_ovirt_node.install import bootconfig, deploy, layers, volumes
 from org_ovirt_node.install.storage import execute
 from org_ovirt_node.lifecycle import state
@@ -202,7 +203,7 @@ def _fill_layer(sysroot, vg, layer, nvr, mounts, created, options, reporter):
         bootconfig.write_fstab(layer_root, adopted_fstab(vg, layer, mounts, created,
                                                                 options.fstype))
         layers.write_profile(os.path.join(layer_root, "etc"))
-        state.record_install(boot, options.keep)
+        state.record_install(boot, options.keep, nvr, rootfacts.os_release(layer_root))
         entries = bootconfig.install_boot_entries(layer_root, boot, vg, layer, nvr,
                                                   kernel_dir=boot)
         for mount_point, root in sources.items():

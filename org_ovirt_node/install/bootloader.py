@@ -23,8 +23,7 @@ import os
 import shutil
 
 from org_ovirt_node.errors import NodeError
-from org_ovirt_node.image.rootfacts import (OS_RELEASE_PATHS, parse_os_release, read_text,
-                                            resolve_in_root)
+from org_ovirt_node.image.rootfacts import os_release, resolve_in_root
 from org_ovirt_node.util import grubcfg
 from org_ovirt_node.util.atomic import write_atomic
 from org_ovirt_node.util.blkid import fs_uuid
@@ -67,11 +66,7 @@ def _tool(root, candidates):
 
 def efi_dir_name(root):
     """The ESP directory of this OS (EFI/<ID>, e.g. centos), from the layer's os-release."""
-    for relpath in OS_RELEASE_PATHS:
-        text = read_text(root, relpath)
-        if text is not None:
-            return parse_os_release(text).get("ID") or DEFAULT_EFI_DIR
-    return DEFAULT_EFI_DIR
+    return os_release(root).get("ID") or DEFAULT_EFI_DIR
 
 
 def early_config(boot_uuid):

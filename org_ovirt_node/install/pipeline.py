@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.image import rootfacts
 from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image
 from org_ovirt_node.install import bootconfig, bootloader, deploy, disks, layers, rollback, volumes
@@ -141,5 +142,5 @@ def configure_boot(root, plan, devices, keep):
     bootconfig.write_fstab(root, fstab_entries(plan, devices))
     layers.write_profile(os.path.join(root, "etc"))
     with mounted(devices["boot"].path) as boot:
-        state.record_install(boot, keep)
+        state.record_install(boot, keep, plan.nvr, rootfacts.os_release(root))
         return bootconfig.install_boot_entries(root, boot, plan.vg, plan.layer, plan.nvr)

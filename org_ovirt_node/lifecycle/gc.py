@@ -76,15 +76,7 @@ def gc(node, plan, reporter):
     for item in plan["remove"]:
         reporter.info(f"removing {item['base']} and its layers")
         removed += remove_image(node, item["base"])
-    _forget_missing_layers(node)
-    return removed
-
-
-def _forget_missing_layers(node):
-    """Drop layers that no longer exist from the node state's bad list."""
     state = node.state()
-    layers = node.layers()
-    kept = [layer for layer in state.bad if layer in layers]
-    if kept != state.bad:
-        state.bad = kept
+    if state.forget_missing(node.layers(), node.bases()):
         node.save_state(state)
+    return removed

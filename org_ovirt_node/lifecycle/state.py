@@ -3,13 +3,15 @@
 /boot is the one place both GRUB and the node itself can reach, online and
 offline, so the state lives there beside grubenv: how many images to keep
 (from the install's --keep), which layers are pinned, which failed to boot,
-and the last layer that booted and said so (`ovirt-node boot-ok`).
+and the last layer that booted and said so (`ovirt-node boot-ok`). It also
+keeps each image's os-release, read when the image was deployed, so status
+can name every layer's OS without activating and mounting it.
 """
 
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from org_ovirt_node.constants import DEFAULT_KEEP
 from org_ovirt_node.errors import NodeError
@@ -18,6 +20,8 @@ from org_ovirt_node.util.atomic import write_atomic
 STATE_DIR = "ovirt-node"
 STATE_FILE = "state.json"
 _MAX_STATE_BYTES = 1 << 20
+# what status shows of an image's os-release
+OS_RELEASE_KEYS = ("ID", "NAME", "VERSION", "VERSION_ID", "PRETTY_NAME")
 
 
 @dataclass
@@ -28,10 +32,24 @@ class NodeState:
     pinned: List[str] = field(default_factory=list)
     bad: List[str] = field(default_factory=list)
     last_known_good: Optional[str] = None
+    images: Dict[str, Dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self):
         """JSON-ready form."""
         return asdict(self)
+
+    def remember_image(self, nvr, os_release):
+        """Keep what image NVR's os-release (a dict) says, for status."""
+        self.images[nvr] = {key: os_release[key] for key in OS_RELEASE_KEYS
+                            if key in os_release}
+
+    def forget_missing(self, layers, bases):
+        """Drop bad LAYERS and images (BASES) that no longer exist; True if any went."""
+        bad = [layer for layer in self.bad if layer in layers]
+        images = {nvr: facts for nvr, facts in self.images.items() if nvr in bases}
+        changed = bad != self.bad or images != self.images
+        self.bad, self.images = bad, images
+        return changed
 
 
 def state_path(boot):
@@ -52,12 +70,24 @@ def load_state(boot):
     if not isinstance(data, dict):
         raise NodeError(f"{path}: node state is not a JSON object")
     known = {key: data[key] for key in NodeState.__dataclass_fields__ if key in data}
+    known["images"] = _images(known.get("images"))
     return NodeState(**known)
 
 
-def record_install(boot, keep):
-    """Start the node's memory at install: how many images gc keeps."""
-    save_state(boot, NodeState(keep=keep))
+def _images(value):
+    """The images map as recorded, without what is not text (it is only shown)."""
+    if not isinstance(value, dict):
+        return {}
+    return {nvr: {key: text for key, text in facts.items()
+                  if key in OS_RELEASE_KEYS and isinstance(text, str)}
+            for nvr, facts in value.items() if isinstance(facts, dict)}
+
+
+def record_install(boot, keep, nvr, os_release):
+    """Start the node's memory at install: how many images gc keeps, the first image."""
+    state = NodeState(keep=keep)
+    state.remember_image(nvr, os_release)
+    save_state(boot, state)
 
 
 def save_state(boot, state):

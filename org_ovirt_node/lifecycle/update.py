@@ -97,12 +97,6 @@ def step(reporter, name, message):
         os.kill(os.getpid(), signal.SIGSTOP)
 
 
-def _os_release(root):
-    text = next((rootfacts.read_text(root, path) for path in rootfacts.OS_RELEASE_PATHS
-                 if rootfacts.read_text(root, path) is not None), "")
-    return rootfacts.parse_os_release(text)
-
-
 def _real_dir(path):
     """True for a directory that is not a symlink (an image may lack /home, say)."""
     return os.path.isdir(path) and not os.path.islink(path)
@@ -152,7 +146,8 @@ def plan_update(node, options, reporter):
         _, new_root = stack.enter_context(mounted_root(options.image))
         local = stack.enter_context(mounted_layer(node, current.layer))
         old = stack.enter_context(mounted_base(node, old_base))
-        problems += preflight.identity_problems(_os_release(local), _os_release(new_root),
+        problems += preflight.identity_problems(rootfacts.os_release(local),
+                                                rootfacts.os_release(new_root),
                                                 options.allow_other_os)
         kernels = [kver for kver, _, _ in bootconfig.find_kernels(os.path.join(new_root, "boot"))]
         kernel_bytes = preflight.kernel_bytes(os.path.join(new_root, "boot"))
@@ -270,6 +265,9 @@ def _write_new_layer(node, plan, options, reporter, record):
         bootconfig.write_boot_entries(os.path.join(target, "boot"), node.boot, plan.layer,
                                       plan.nvr, plan.options)
         grubcfg.refresh(node.boot)
+        node_state = node.state()
+        node_state.remember_image(plan.nvr, rootfacts.os_release(new_root))
+        node.save_state(node_state)
     return conflicts
 
 

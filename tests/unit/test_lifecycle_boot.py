@@ -101,6 +101,29 @@ def test_state_round_trips_and_ignores_unknown_keys(tmp_path):
         load_state(str(tmp_path))
 
 
+def test_state_keeps_each_images_os_release_until_the_image_goes(tmp_path):
+    state = NodeState()
+    state.remember_image("node-1.0-1", {"PRETTY_NAME": "Demo 1", "ID": "demo", "HOME_URL": "x"})
+    state.remember_image("node-2.0-1", {"NAME": "Demo", "VERSION_ID": "2"})
+    save_state(str(tmp_path), state)
+    loaded = load_state(str(tmp_path))
+    assert loaded.images == {"node-1.0-1": {"PRETTY_NAME": "Demo 1", "ID": "demo"},
+                             "node-2.0-1": {"NAME": "Demo", "VERSION_ID": "2"}}
+    loaded.bad = ["node-1.0-1+1", "node-2.0-1+1"]
+    assert loaded.forget_missing(layers={"node-2.0-1+1": "node-2.0-1"}, bases=["node-2.0-1"])
+    assert loaded.bad == ["node-2.0-1+1"] and list(loaded.images) == ["node-2.0-1"]
+    assert not loaded.forget_missing(layers={"node-2.0-1+1": "node-2.0-1"}, bases=["node-2.0-1"])
+
+
+def test_state_ignores_a_malformed_images_map(tmp_path):
+    path = tmp_path / "ovirt-node/state.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"images": {"a": {"NAME": 1, "ID": "x"}, "b": [1]}}))
+    assert load_state(str(tmp_path)).images == {"a": {"ID": "x"}}
+    path.write_text(json.dumps({"images": [1]}))
+    assert load_state(str(tmp_path)).images == {}
+
+
 def test_state_write_replaces_a_planted_symlink(tmp_path):
     outside = tmp_path / "outside"
     outside.write_text("keep me")

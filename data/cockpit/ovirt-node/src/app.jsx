@@ -119,6 +119,13 @@ function HealthCard({ checks, error }) {
     );
 }
 
+// os-release's own display name, as the CLI's JSON gives it
+function osName(release) {
+    if (!release)
+        return "";
+    return release.PRETTY_NAME || [release.NAME, release.VERSION_ID].filter(Boolean).join(" ");
+}
+
 function LayersCard({ status, onPin }) {
     const withOs = status.layers.some(layer => layer.os_release);
     return (
@@ -141,7 +148,7 @@ function LayersCard({ status, onPin }) {
                             <tr key={layer.name} data-layer={layer.name}>
                                 <td data-label={_("Layer")} className="onode-layer-name">{layer.name}</td>
                                 <td data-label={_("Image (NVR)")}>{layer.origin}</td>
-                                {withOs && <td data-label={_("Operating system")}>{layer.os_release || ""}</td>}
+                                {withOs && <td data-label={_("Operating system")}>{osName(layer.os_release)}</td>}
                                 <td data-label={_("Kernel")}>{layer.kernels.join(", ")}</td>
                                 <td data-label={_("State")}>
                                     <LabelGroup numLabels={6}>
@@ -165,7 +172,6 @@ function LayersCard({ status, onPin }) {
 }
 
 function VolumesCard({ status }) {
-    const withMount = status.volumes.some(volume => volume.mount);
     return (
         <Card id="volumes">
             <CardTitle component="h2">{_("Separate volumes")}</CardTitle>
@@ -173,8 +179,8 @@ function VolumesCard({ status }) {
                 <table className="pf-v5-c-table pf-m-compact pf-m-grid-md" aria-label={_("Separate volumes")}>
                     <thead>
                         <tr>
+                            <th scope="col">{_("Mount point")}</th>
                             <th scope="col">{_("Volume")}</th>
-                            {withMount && <th scope="col">{_("Mount point")}</th>}
                             <th scope="col">{_("Device")}</th>
                             <th scope="col">{_("Size")}</th>
                             <th scope="col">{_("Allocated")}</th>
@@ -183,8 +189,8 @@ function VolumesCard({ status }) {
                     <tbody>
                         {status.volumes.map(volume => (
                             <tr key={volume.name} data-volume={volume.name}>
+                                <td data-label={_("Mount point")}>{volume.mount_point || ""}</td>
                                 <td data-label={_("Volume")}>{volume.name}</td>
-                                {withMount && <td data-label={_("Mount point")}>{volume.mount || ""}</td>}
                                 <td data-label={_("Device")}>{volume.path}</td>
                                 <td data-label={_("Size")}>{bytes(volume.size)}</td>
                                 <td data-label={_("Allocated")}>{percent(volume.data_percent)}</td>
