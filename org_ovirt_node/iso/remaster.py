@@ -18,7 +18,6 @@ nothing behind. With SOURCE_DATE_EPOCH set, reruns are byte-identical.
 """
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
@@ -28,6 +27,7 @@ from org_ovirt_node.image.checksum import write_checksum
 from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.iso import bootmenus, efiboot, isofs, isomd5, kickstart
 from org_ovirt_node.progress import Reporter
+from org_ovirt_node.util import safeio, textcheck
 from org_ovirt_node.util.run import require_tool
 
 VOLID_MAX = 32
@@ -84,12 +84,20 @@ def check_options(options):
     """Cheap refusals, before the ISO or image is read."""
     for tool, package in (("xorriso", "xorriso"), ("mtype", "mtools")):
         require_tool(tool, package)
-    if not os.path.isfile(options.input):
-        raise NodeError(f"{options.input}: no such file")
-    if os.path.abspath(options.input) == os.path.abspath(options.output):
+    safeio.check_input_file(options.input, "input ISO")
+    if os.path.abspath(options.input) == os.path.abspath(options.output) or (
+            os.path.exists(options.output) and os.path.samefile(options.input, options.output)):
         raise NodeError("the output ISO must not be the input ISO")
-    if os.path.exists(options.output) and not options.force:
-        raise NodeError(f"{options.output} exists (use --force to replace it)")
+    safeio.check_output_file(options.output, options.force, "output ISO")
+    for what, value in (("--volid", options.volid), ("--title", options.title),
+                        ("--cmdline", options.cmdline), ("--rm-args", options.rm_args),
+                        *((("--replace", text) for pair in options.replace for text in pair))):
+        textcheck.check_one_line(what, value)
+    for what, path in (("--image", options.image), ("--ks", options.ks),
+                       ("--updates", options.updates)):
+        if path:
+            safeio.check_input_file(path, what[2:])
+            textcheck.check_file_name(what, os.path.basename(path))
     if options.volid is not None:
         if not options.volid:
             raise NodeError("the volume id must not be empty")
@@ -147,8 +155,7 @@ def rewrite_menus(workdir, info, edit, replace):
         if path not in info.files:
             continue
         local = os.path.join(workdir, path)
-        with open(local, encoding="utf-8") as stream:
-            text = _replace(stream.read(), replace)
+        text = _replace(safeio.read_text(local, "boot menu"), replace)
         text, count = bootmenus.rewrite_menu(path, text, edit)
         with open(local, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -177,8 +184,7 @@ def _replace(text, pairs):
 
 
 def _write_text(path, text):
-    with open(path, "w", encoding="utf-8") as stream:
-        stream.write(text)
+    safeio.write_text(path, text)
     os.chmod(path, 0o644)
     return path
 
@@ -216,10 +222,9 @@ class Remaster:
                             boot=info.system_area)
 
         out_dir = os.path.dirname(os.path.abspath(options.output))
-        with tempfile.TemporaryDirectory(prefix="ovirt-node-iso-") as workdir:
+        with safeio.TempDir("iso") as workdir:
             maps = self._prepare(workdir, info, image, volid)
-            fd, partial = tempfile.mkstemp(prefix=".remaster-", suffix=".iso", dir=out_dir)
-            os.close(fd)
+            partial = safeio.make_temp_file("iso", out_dir, suffix=".iso")
             try:
                 os.unlink(partial)  # isofs.write makes it anew
                 self._write(info, volid, maps, partial)
@@ -246,8 +251,7 @@ class Remaster:
         isofs.extract(info.path, members, tree)
         treeinfo = ""
         if ".treeinfo" in info.files:
-            with open(os.path.join(tree, ".treeinfo"), encoding="utf-8") as stream:
-                treeinfo = stream.read()
+            treeinfo = safeio.read_text(os.path.join(tree, ".treeinfo"), ".treeinfo")
         titles = product_titles(treeinfo, options.title)
         if options.title and not titles:
             self.reporter.warning("no product name in .treeinfo; --title changed no entry")
@@ -278,8 +282,8 @@ class Remaster:
         sha_file = write_checksum(os.path.join(workdir, name), image.sha256)
         url = kickstart.iso_image_url(name)
         if options.ks:
-            with open(options.ks, encoding="utf-8") as stream:
-                ks_text, had_liveimg = kickstart.point_liveimg(stream.read(), url, image.sha256)
+            ks_text, had_liveimg = kickstart.point_liveimg(
+                safeio.read_text(options.ks, "kickstart"), url, image.sha256)
             source = os.path.abspath(options.ks)
         else:
             image_url = f"hd:LABEL={bootmenus.udev_escape(volid)}:/{name}"

@@ -29,7 +29,7 @@ import tempfile
 from org_ovirt_node.errors import NodeError
 
 TEMP_PREFIX = "ovirt-node-"
-_TEMP_NAME = re.compile(r"\.?ovirt-node-[a-z0-9]+-(?P<pid>[0-9]+)-[A-Za-z0-9_]+")
+_TEMP_NAME = re.compile(r"\.?ovirt-node-[a-z0-9]+-(?P<pid>[0-9]+)-[A-Za-z0-9_]+(?:\.[a-z0-9]+)?")
 # Kernel trees no output may ever be written into.
 _VIRTUAL_TREES = ("/proc", "/sys", "/dev")
 # Default bound for text inputs (kickstarts, inventories, templates, menus).
@@ -356,7 +356,13 @@ def clean_stale(directory=None):
             st = os.lstat(path)
         except OSError:
             continue
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        if st.st_uid != os.geteuid():
+            continue
+        if stat.S_ISREG(st.st_mode):
+            os.unlink(path)
+            removed.append(path)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
             continue
         if _has_mount_below(path):
             left.append(path)
@@ -380,6 +386,21 @@ def make_temp_dir(kind, directory=None, hidden=False):
     except OSError as error:
         raise NodeError(f"cannot make a temporary folder in "
                         f"{directory or tempfile.gettempdir()}: {error.strerror}") from None
+
+
+def make_temp_file(kind, directory, suffix=""):
+    """A new empty file [.]ovirt-node-KIND-PID-XXXX.SUFFIX in DIRECTORY (a partial output).
+
+    Stale ones of dead runs there are removed first. Returns its path.
+    """
+    clean_stale(directory)
+    try:
+        fd, path = tempfile.mkstemp(prefix=f".{TEMP_PREFIX}{kind}-{os.getpid()}-",
+                                    suffix=suffix, dir=directory)
+    except OSError as error:
+        raise NodeError(f"cannot write in {directory}: {error.strerror}") from None
+    os.close(fd)
+    return path
 
 
 class TempDir:
