@@ -7,7 +7,7 @@ structures are ours: the node settings a spoke shows and the computed layout.
 """
 
 from dasbus.structure import DBusData
-from dasbus.typing import Int, List, Str, UInt64
+from dasbus.typing import List, Str, UInt32, UInt64
 
 
 class KickstartMessage(DBusData):
@@ -38,12 +38,12 @@ class KickstartMessage(DBusData):
         self._file_name = value
 
     @property
-    def line_number(self) -> Int:
-        """1-based line of the text given to ReadKickstart."""
-        return self._line_number
+    def line_number(self) -> UInt32:
+        """1-based line of the text given to ReadKickstart (UInt32, as Anaconda types it)."""
+        return UInt32(self._line_number)
 
     @line_number.setter
-    def line_number(self, value: Int):
+    def line_number(self, value: UInt32):
         self._line_number = value
 
     @property
