@@ -22,6 +22,8 @@ TASK_BASENAME = "Task"
 
 # D-Bus error name for NodeError (bad values from a spoke, failed tasks).
 NODE_ERROR = SERVICE_NAME + ".Error"
+# Anaconda's error for Task.GetResult of a task without a result.
+NO_RESULT_ERROR = "org.fedoraproject.Anaconda.NoResultError"
 
 # Environment variables naming the bus, in the order the service tries them.
 BUS_ADDRESS_VARIABLES = ("DBUS_ANACONDA_SESSION_BUS_ADDRESS", "DBUS_STARTER_ADDRESS")

@@ -29,10 +29,17 @@ def node_error_rule():
     return ErrorRule(exception_type=NodeError, error_name=dbus_ids.NODE_ERROR)
 
 
+class NoResultError(NodeError):
+    """Task.GetResult of a task that has no result (all of the node's)."""
+
+
 def error_mapper():
-    """The service's error mapping: NodeError by name."""
+    """The service's error mapping: NodeError and Anaconda's NoResultError by name."""
     mapper = ErrorMapper()
     mapper.add_rule(node_error_rule())
+    # Added last, so it is tried before the rule of its base class.
+    mapper.add_rule(ErrorRule(exception_type=NoResultError,
+                              error_name=dbus_ids.NO_RESULT_ERROR))
     return mapper
 
 

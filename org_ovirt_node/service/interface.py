@@ -55,6 +55,12 @@ class KickstartModuleInterface(InterfaceTemplate):
         """Whether a kickstart set this module up."""
         return self.implementation.kickstarted
 
+    @Kickstarted.setter
+    @emits_properties_changed
+    def Kickstarted(self, kickstarted: Bool):
+        """Anaconda's UI sets it (e.g. false when a spoke changed the settings)."""
+        self.implementation.kickstarted = kickstarted
+
     @emits_properties_changed
     def ReadKickstart(self, kickstart: Str) -> Structure:
         """Read KICKSTART; return a KickstartReport of errors and warnings."""

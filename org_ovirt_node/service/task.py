@@ -20,12 +20,13 @@ from dasbus.server.interface import dbus_interface, dbus_signal
 from dasbus.server.publishable import Publishable
 from dasbus.server.template import InterfaceTemplate
 from dasbus.signal import Signal
-from dasbus.typing import Bool, Int, Str, Tuple
+from dasbus.typing import Bool, Int, Str, Tuple, Variant
 from gi.repository import GLib
 
 from org_ovirt_node import dbus_ids
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.progress import Reporter
+from org_ovirt_node.service.bus import NoResultError
 
 
 class TaskCancelled(Exception):
@@ -133,6 +134,11 @@ class NodeTask(Publishable):
         if self._error:
             raise self._error
 
+    def get_result(self):
+        """The node's tasks only act; like Anaconda's Task without a result,
+        asking for one raises NoResultError."""
+        raise NoResultError(f"task '{self.name}' provides no result")
+
     def report(self, step, message):
         """Record and announce progress (any thread)."""
         self.progress = (step, message)
@@ -222,3 +228,7 @@ class TaskInterface(InterfaceTemplate):
     def Finish(self):
         """Raise the failure of a stopped task, if any."""
         self.implementation.finish()
+
+    def GetResult(self) -> Variant:
+        """The task's result; none of the node's tasks has one (NoResultError)."""
+        return self.implementation.get_result()

@@ -47,12 +47,13 @@ def service_environment(bus_address):
     return env
 
 
-def start_service(bus_address, client, log_path):
-    """Start `python -m org_ovirt_node.service` and wait until it owns its name."""
+def start_service(bus_address, client, log_path, extra_env=None):
+    """Start `python -m org_ovirt_node.service` (EXTRA_ENV added to its
+    environment) and wait until it owns its name."""
+    env = dict(service_environment(bus_address), **(extra_env or {}))
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen([sys.executable, "-m", "org_ovirt_node.service"],
-                                   env=service_environment(bus_address), stderr=log,
-                                   cwd=ROOT)
+                                   env=env, stderr=log, cwd=ROOT)
     deadline = time.monotonic() + START_TIMEOUT
     while not client.proxy.NameHasOwner(dbus_ids.SERVICE_NAME):
         if process.poll() is not None or time.monotonic() > deadline:

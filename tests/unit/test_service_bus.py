@@ -266,3 +266,54 @@ def test_install_task_fails_cleanly_without_an_installed_root(service, client, t
     reasons = [event[1] for event in events if isinstance(event, tuple)]
     assert any("nothing is mounted at" in reason for reason in reasons), events
     assert service.GenerateKickstart().startswith("%addon org_ovirt_node")
+
+
+def test_messages_name_the_line_of_the_users_file(bus_address, client, tmp_path):
+    """The boss maps every line of the section to its header line and the
+    installer shows only the text, so the text names the file's own line."""
+    kickstart = tmp_path / "ks.cfg"
+    kickstart.write_text("text\nliveimg --url=file:///srv/node.squashfs\n\n"
+                         "%addon   org_ovirt_node --image=file:///srv/node.squashfs  # node\n"
+                         "# sizes\n\n--volum=/var:5GiB\n%end\n", encoding="utf-8")
+    process = start_service(bus_address, client, tmp_path / "service.log",
+                            {"OVIRT_NODE_KICKSTART": str(kickstart)})
+    proxy = client.get_proxy(dbus_ids.SERVICE_NAME, dbus_ids.OBJECT_PATH)
+    try:
+        # The text exactly as the boss cuts it out of ks.cfg (header words re-joined).
+        report = proxy.ReadKickstart("%addon org_ovirt_node --image=file:///srv/node.squashfs\n"
+                                     "# sizes\n\n--volum=/var:5GiB\n%end\n")
+        assert messages(report, "error-messages") == [
+            (4, "line 7: unknown option --volum=/var:5GiB")]
+        # A section the service cannot find in any file: lines counted in the section.
+        report = proxy.ReadKickstart("%addon org_ovirt_node --image=file:///x\n--frob\n%end\n")
+        assert messages(report, "error-messages") == [
+            (2, "line 2 of the %addon org_ovirt_node section: unknown option --frob")]
+        # Typed as Anaconda's KickstartMessage: line-number is UInt32.
+        entry = report["error-messages"].get_child_value(0)
+        assert entry.lookup_value("line-number", None).get_type_string() == "u"
+    finally:
+        stop_service(process, proxy)
+
+
+def test_kickstarted_is_writable_as_in_anaconda(service, client):
+    """Anaconda's UI sets Kickstarted on modules; the property is read-write."""
+    service.ReadKickstart(VALID)
+    assert service.Kickstarted is True
+    service.Kickstarted = False
+    assert service.Kickstarted is False
+    proxy = client.get_proxy(dbus_ids.SERVICE_NAME, dbus_ids.OBJECT_PATH,
+                             interface_name=CONTRACT_INTERFACE)
+    proxy.Kickstarted = True
+    assert service.Kickstarted is True
+
+
+def test_tasks_answer_get_result_as_anaconda_tasks_do(service, client, tmp_path):
+    image, checksum = write_image(tmp_path)
+    service.SetImage(f"file://{image}", checksum)
+    [path] = service.ConfigureWithTasks()
+    task, events = run_task(client, path)
+    assert "succeeded" in events
+    with pytest.raises(DBusError) as raised:
+        task.GetResult()
+    assert raised.value.dbus_name == dbus_ids.NO_RESULT_ERROR
+    task.Finish()
