@@ -10,6 +10,7 @@ from org_ovirt_node.image.build import build_image
 from org_ovirt_node.image.inspect import describe, inspect_image
 from org_ovirt_node.image.squashfs import COMPRESSION_OPTIONS, DEFAULT_COMPRESSION
 from org_ovirt_node.cli.output import reporter_for
+from org_ovirt_node.util import safeio
 
 
 def register(subparsers):
@@ -32,6 +33,8 @@ def register(subparsers):
     build.add_argument("--compression", choices=sorted(COMPRESSION_OPTIONS),
                        default=DEFAULT_COMPRESSION,
                        help=f"squashfs compression (default {DEFAULT_COMPRESSION})")
+    build.add_argument("--force", action="store_true",
+                       help="replace IMAGE (and IMAGE.sha256) if it exists")
     build.add_argument("--json", action="store_true",
                        help="progress and result as JSON lines on stdout")
     build.set_defaults(func=run_build)
@@ -49,7 +52,7 @@ def run_build(args):
     """`image build`."""
     reporter = reporter_for(args)
     info = build_image(args.rootdir, args.output, args.nvr,
-                       compression=args.compression, reporter=reporter)
+                       compression=args.compression, reporter=reporter, force=args.force)
     if args.json:
         reporter.emit("result", image=info.to_dict())
     else:
@@ -59,6 +62,7 @@ def run_build(args):
 
 def run_inspect(args):
     """`image inspect`."""
+    safeio.check_input_file(args.image, "image")
     info = inspect_image(args.image)
     if args.json:
         print(json.dumps(info.to_dict(), indent=2, sort_keys=True))

@@ -10,7 +10,6 @@ happens; OUTPUT appears only when complete.
 import dataclasses
 import os
 import shutil
-import tempfile
 
 from org_ovirt_node.constants import NVR_PATH_IN_IMAGE, ROOTFS_IN_IMAGE
 from org_ovirt_node.errors import NodeError
@@ -21,6 +20,7 @@ from org_ovirt_node.image.squashfs import DEFAULT_COMPRESSION, make_squashfs
 from org_ovirt_node.nvr import NVR
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.sizes import format_size
+from org_ovirt_node.util import safeio
 
 
 def source_date_epoch():
@@ -33,17 +33,17 @@ def source_date_epoch():
     return int(text)
 
 
-def _check_inputs(rootdir, output, nvr):
+def _check_inputs(rootdir, output, nvr, force=False):
     """Refuse what would give a broken image, before any work."""
     nvr = str(NVR.parse(nvr))
     if not os.path.isdir(rootdir):
         raise NodeError(f"{rootdir}: not a directory")
-    rootfacts.require_kernel(rootdir, rootdir)
     out_dir = os.path.dirname(output)
-    if not os.path.isdir(out_dir):
-        raise NodeError(f"{out_dir}: the output directory does not exist")
-    if os.path.isdir(output):
+    if os.path.isdir(output) and not os.path.islink(output):
         raise NodeError(f"{output}: is a directory; give the image file name")
+    safeio.check_output_file(output, force, "output image")
+    safeio.check_output_file(checksum.checksum_path(output), force, "output checksum")
+    rootfacts.require_kernel(rootdir, rootdir)
     real_root = os.path.realpath(rootdir)
     if os.path.realpath(out_dir) == real_root or \
             os.path.realpath(out_dir).startswith(real_root + os.sep):
@@ -51,12 +51,17 @@ def _check_inputs(rootdir, output, nvr):
     return nvr
 
 
-def build_image(rootdir, output, nvr, compression=DEFAULT_COMPRESSION, reporter=None):
-    """Build node image OUTPUT (and OUTPUT.sha256) from ROOTDIR; return its ImageInfo."""
+def build_image(rootdir, output, nvr, compression=DEFAULT_COMPRESSION, reporter=None,
+                force=False):
+    """Build node image OUTPUT (and OUTPUT.sha256) from ROOTDIR; return its ImageInfo.
+
+    An existing OUTPUT is refused unless FORCE (and replaced only if it is a
+    regular file).
+    """
     reporter = reporter or Reporter()
     rootdir = os.path.abspath(os.fspath(rootdir))
     output = os.path.abspath(os.fspath(output))
-    nvr = _check_inputs(rootdir, output, nvr)
+    nvr = _check_inputs(rootdir, output, nvr, force)
     epoch = source_date_epoch()
 
     reporter.step("scan", f"Measuring {rootdir}")
@@ -66,8 +71,7 @@ def build_image(rootdir, output, nvr, compression=DEFAULT_COMPRESSION, reporter=
                   f"root filesystem will be {format_size(size)}")
     _warn_replaced_nvr(rootdir, nvr, reporter)
 
-    work = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.build-",
-                            dir=os.path.dirname(output))
+    work = safeio.make_temp_dir("build", os.path.dirname(output), hidden=True)
     try:
         rootfs = os.path.join(work, "stage", ROOTFS_IN_IMAGE)
         os.makedirs(os.path.dirname(rootfs))
@@ -94,6 +98,7 @@ def build_image(rootdir, output, nvr, compression=DEFAULT_COMPRESSION, reporter=
 
         reporter.step("checksum", "Computing the SHA-256")
         digest = checksum.sha256_file(partial, reporter)
+        safeio.check_replaceable(output)
         os.replace(partial, output)
         checksum.write_checksum(output, digest)
     finally:

@@ -149,7 +149,7 @@ def test_refuses_bad_inputs(tmp_path):
     tree = make_root_tree(str(tmp_path / "root"))
     with pytest.raises(NodeError, match="inside ROOTDIR"):
         build_image(tree, os.path.join(tree, "var/x.squashfs"), NVR)
-    with pytest.raises(NodeError, match="output directory does not exist"):
+    with pytest.raises(NodeError, match="folder of the output image does not exist"):
         build_image(tree, str(tmp_path / "nodir/x.squashfs"), NVR)
     assert not os.path.exists(tmp_path / "x.squashfs")
 
