@@ -85,9 +85,12 @@ class NVR:
         if len(text) > NVR_MAX_LENGTH:
             raise NodeError(f"NVR '{text}' is {len(text)} characters long; at most "
                             f"{NVR_MAX_LENGTH} fit in an LV name with its layer suffix")
-        if not _ALLOWED.match(text):
-            raise NodeError(f"NVR '{text}' may only hold letters, digits and _.+-")
-        if _LAYER.match(text):
+        if not _ALLOWED.fullmatch(text):
+            raise NodeError(f"NVR {text!r} may only hold letters, digits and _.+-")
+        if not text[0].isalnum():
+            raise NodeError(f"NVR '{text}' must start with a letter or digit "
+                            "(LVM and the tools read a leading '-' as an option)")
+        if _LAYER.fullmatch(text):
             raise NodeError(f"NVR '{text}' ends like a layer name (+N); an image NVR must not")
         parts = text.rsplit("-", 2)
         if len(parts) != 3 or not all(parts):
@@ -113,7 +116,7 @@ class NVR:
 
 def split_layer(name):
     """Return (base, index) for a layer name '<base>+<n>', or None."""
-    match = _LAYER.match(name)
+    match = _LAYER.fullmatch(name)
     if not match:
         return None
     return match.group("base"), int(match.group("index"))

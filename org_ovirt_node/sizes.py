@@ -21,7 +21,10 @@ _UNITS = {
     "t": TiB, "tb": TiB, "tib": TiB,
 }
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_SIZE_RE = re.compile(r"[ \t]*([0-9]{1,20}(?:\.[0-9]{1,20})?)[ \t]*([a-zA-Z]*)[ \t]*")
+# The largest size any volume, disk or image can have here: 8 EiB is LVM's
+# own limit for an LV; anything beyond is a typo, not a plan.
+MAX_SIZE = 8 << 60
 
 
 def parse_size(text, default_unit="MiB"):
@@ -30,7 +33,7 @@ def parse_size(text, default_unit="MiB"):
     A bare number is taken in DEFAULT_UNIT (MiB, as kickstart sizes are).
     Raises NodeError for anything that is not a positive size.
     """
-    match = _SIZE_RE.match(str(text))
+    match = _SIZE_RE.fullmatch(str(text))
     if not match:
         raise NodeError(f"'{text}' is not a size (examples: 16GiB, 512MiB)")
     number, unit = match.groups()
@@ -38,9 +41,12 @@ def parse_size(text, default_unit="MiB"):
     factor = _UNITS.get(unit.lower())
     if factor is None:
         raise NodeError(f"'{text}' has an unknown unit '{unit}' (use B, KiB, MiB, GiB or TiB)")
-    value = int(float(number) * factor)
+    whole, _, fraction = number.partition(".")
+    value = int(whole) * factor + int(fraction or "0") * factor // 10 ** len(fraction or "0")
     if value <= 0:
         raise NodeError(f"'{text}' is not a positive size")
+    if value > MAX_SIZE:
+        raise NodeError(f"'{text}' is larger than any disk or volume can be (at most 8 EiB)")
     return value
 
 
