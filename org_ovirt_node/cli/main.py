@@ -10,6 +10,8 @@ ISO tools.
 
 import argparse
 import importlib
+import os
+import re
 import sys
 
 from org_ovirt_node import __version__
@@ -44,20 +46,53 @@ def build_parser(command=None):
     return parser
 
 
+EXIT_INTERNAL = 70
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+
+
+def one_line(text):
+    """TEXT on one line: line breaks and other control characters escaped."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _error(text):
+    print(f"ovirt-node: error: {one_line(text)}", file=sys.stderr)
+
+
 def main(argv=None):
     """Run the CLI; return the process exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((arg for arg in argv if not arg.startswith("-")), None)
-    parser = build_parser(command)
-    args = parser.parse_args(argv)
     try:
+        parser = build_parser(command)
+        args = parser.parse_args(argv)
         return args.func(args) or 0
     except NodeError as error:
-        print(f"ovirt-node: error: {error}", file=sys.stderr)
+        _error(error)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("ovirt-node: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except OSError as error:
+        # an input or output the checks did not foresee: still one line
+        where = f"{error.filename}: " if error.filename else ""
+        _error(f"{where}{error.strerror or error}")
+        return EXIT_ERROR
+    except (RecursionError, MemoryError) as error:
+        _error(f"the input is too large or too deeply nested ({type(error).__name__})")
+        return EXIT_ERROR
+    except Exception as error:  # pylint: disable=broad-except
+        if os.environ.get("OVIRT_NODE_DEBUG"):
+            raise
+        _error(f"internal error ({type(error).__name__}: {error}); please report it, "
+               "with OVIRT_NODE_DEBUG=1 for the traceback")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
