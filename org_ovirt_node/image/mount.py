@@ -28,6 +28,7 @@ class MountedImage:
     mountpoint: str
     rootfs_img: Optional[str]
     tree: Optional[str]
+    source: Optional[str] = None   # the squashfs file mounted
 
     @property
     def layout(self):
@@ -86,9 +87,9 @@ def mounted_image(path):
     with loop_mount(path, "squashfs", "ro", what=path) as mountpoint:
         rootfs = os.path.join(mountpoint, ROOTFS_IN_IMAGE)
         if os.path.isfile(rootfs):
-            yield MountedImage(mountpoint, rootfs, None)
+            yield MountedImage(mountpoint, rootfs, None, path)
         elif all(os.path.isdir(os.path.join(mountpoint, name)) for name in TREE_MARKERS):
-            yield MountedImage(mountpoint, None, mountpoint)
+            yield MountedImage(mountpoint, None, mountpoint, path)
         else:
             raise NodeError(f"{path}: holds no {ROOTFS_IN_IMAGE} and is not a root "
                             f"tree either (no /usr and /etc at its top)")

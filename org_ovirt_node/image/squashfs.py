@@ -122,3 +122,245 @@ def make_squashfs(source, output, compression=DEFAULT_COMPRESSION, reporter=None
     if process.wait() != 0:
         last = messages[-1] if messages else f"exit status {process.returncode}"
         raise NodeError(f"mksquashfs failed writing {output}: {last}")
+
+
+# --- reading one file's data blocks, decompressed on any thread -----------------
+#
+# The kernel decompresses a squashfs on the reading thread, and a kernel built
+# with one decompressor per filesystem (SQUASHFS_DECOMP_SINGLE) serialises all
+# readers on it. FileBlocks reads a regular file's blocks out of the image file
+# itself and decompresses them with zlib, lzma or libzstd, each of which lets
+# go of the GIL: threads reading different blocks decompress on every core.
+
+import ctypes  # noqa: E402
+import ctypes.util  # noqa: E402
+import lzma  # noqa: E402
+import zlib  # noqa: E402
+
+_FLAG_UNCOMPRESSED_INODES = 0x1
+_FLAG_COMPRESSOR_OPTIONS = 0x400
+_METADATA_BLOCK = 8192
+_BLOCK_UNCOMPRESSED = 1 << 24
+_NO_FRAGMENT = 0xFFFFFFFF
+_INODE_DIR, _INODE_FILE, _INODE_LDIR, _INODE_LFILE = 1, 2, 8, 9
+
+
+class _Zstd:
+    """ZSTD_decompress from libzstd (ctypes calls run without the GIL)."""
+
+    def __init__(self):
+        name = ctypes.util.find_library("zstd") or "libzstd.so.1"
+        lib = ctypes.CDLL(name)
+        lib.ZSTD_decompress.restype = ctypes.c_size_t
+        lib.ZSTD_decompress.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p,
+                                        ctypes.c_size_t]
+        lib.ZSTD_isError.restype = ctypes.c_uint
+        lib.ZSTD_isError.argtypes = [ctypes.c_size_t]
+        self.lib = lib
+
+    def __call__(self, data, out, size):
+        """Decompress DATA into the writable buffer OUT (SIZE bytes at most); return the count."""
+        target = (ctypes.c_char * size).from_buffer(out)
+        try:
+            count = self.lib.ZSTD_decompress(target, size, data, len(data))
+        finally:
+            del target
+        if self.lib.ZSTD_isError(count):
+            raise NodeError("a zstd block of the image does not decompress (corrupt image?)")
+        return count
+
+
+def _python_decompressor(function):
+    def decompress(data, out, size):
+        plain = function(data)
+        if len(plain) > size:
+            raise NodeError("a block of the image decompresses to more than a block")
+        out[:len(plain)] = plain
+        return len(plain)
+    return decompress
+
+
+def _decompressor(name):
+    """A decompress(data, out, size) for COMPRESSION NAME, or None if not read here."""
+    if name == "gzip":
+        return _python_decompressor(zlib.decompress)
+    if name == "xz":
+        return _python_decompressor(lambda data: lzma.decompress(data, lzma.FORMAT_XZ))
+    if name == "zstd":
+        try:
+            return _Zstd()
+        except (OSError, AttributeError):
+            return None
+    return None
+
+
+class FileBlocks:
+    """A regular file inside squashfs IMAGE, read block by block without mounting.
+
+    `read_into(offset, size, out)` fills OUT with the file's bytes; OFFSET is
+    a multiple of the block size. Only the file's full blocks are read here;
+    a tail packed into a fragment is left to the caller (`tail_offset`).
+    Use `open_file(image, path)`, which returns None when the image's
+    compressor is not one read here.
+    """
+
+    def __init__(self, image, superblock, start, file_size, sizes, tail_offset):
+        self.image = image
+        self.block_size = superblock.block_size
+        self.file_size = file_size
+        self.tail_offset = tail_offset     # bytes from here on are in a fragment
+        self.decompress = _decompressor(superblock.compression)
+        self.positions = []
+        position = start
+        for size in sizes:
+            self.positions.append((position, size))
+            position += size & ~_BLOCK_UNCOMPRESSED
+        self.fd = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
+
+    def close(self):
+        os.close(self.fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def read_into(self, offset, size, out):
+        """Put the SIZE bytes at OFFSET of the file into OUT (a writable buffer)."""
+        if offset % self.block_size or offset + size > self.tail_offset:
+            raise ValueError("read_into: outside the file's full blocks")
+        with memoryview(out) as view:
+            done = 0
+            while done < size:
+                index = (offset + done) // self.block_size
+                want = min(self.block_size, size - done)
+                position, stored = self.positions[index]
+                length = stored & ~_BLOCK_UNCOMPRESSED
+                expect = min(self.block_size, self.file_size - index * self.block_size)
+                with view[done:done + expect] as piece:
+                    if length == 0:                      # a sparse block: zeros
+                        piece[:] = bytes(expect)
+                    else:
+                        data = os.pread(self.fd, length, position)
+                        if len(data) != length:
+                            raise NodeError(f"{self.image}: truncated data block")
+                        if stored & _BLOCK_UNCOMPRESSED:
+                            piece[:length] = data
+                            count = length
+                        else:
+                            count = self.decompress(data, piece, expect)
+                        if count != expect:
+                            raise NodeError(f"{self.image}: a data block holds {count} "
+                                            f"bytes, not {expect} (corrupt image?)")
+                done += want
+
+
+def open_file(image, path):
+    """FileBlocks of regular file PATH (like 'LiveOS/rootfs.img') in squashfs IMAGE.
+
+    None when the image's compressor is not one read here (lzo, lz4, lzma)
+    or PATH is not a regular file in it; NodeError when the image is corrupt.
+    """
+    superblock = read_superblock(image)
+    if _decompressor(superblock.compression) is None:
+        return None
+    with open(image, "rb") as stream:
+        head = stream.read(96)
+        tables = _Tables(stream, superblock, head)
+        inode = tables.root
+        for name in path.strip("/").split("/"):
+            inode = tables.lookup(inode, name)
+            if inode is None:
+                return None
+        if inode["type"] not in (_INODE_FILE, _INODE_LFILE):
+            return None
+        return FileBlocks(image, superblock, inode["start"], inode["size"], inode["sizes"],
+                          inode["tail_offset"])
+
+
+class _Tables:
+    """The inode and directory tables of an open squashfs STREAM."""
+
+    def __init__(self, stream, superblock, head):
+        self.stream = stream
+        self.block_size = superblock.block_size
+        self.decompress = _decompressor(superblock.compression)
+        (self.root_ref, _, _, _, self.inode_start, self.dir_start,
+         self.fragment_start, _) = struct.unpack_from("<QQQQQQQQ", head, 32)
+        self.cache = {}
+        self.root = self.inode(self.root_ref)
+
+    def metadata(self, table, offset, size):
+        """SIZE bytes of the metadata table at TABLE, from byte OFFSET of its
+        uncompressed content, where OFFSET = (block position << 16) | in-block offset."""
+        block, within = offset >> 16, offset & 0xFFFF
+        data = bytearray()
+        while len(data) < within + size:
+            plain, stored = self._metadata_block(table + block)
+            data += plain
+            block += stored
+        return bytes(data[within:within + size])
+
+    def _metadata_block(self, position):
+        if position not in self.cache:
+            self.stream.seek(position)
+            header = struct.unpack("<H", self.stream.read(2))[0]
+            length = header & 0x7FFF
+            raw = self.stream.read(length)
+            if header & 0x8000:
+                plain = raw
+            else:
+                out = bytearray(_METADATA_BLOCK)
+                plain = bytes(out[:self.decompress(raw, out, _METADATA_BLOCK)])
+            self.cache[position] = (plain, 2 + length)
+        return self.cache[position]
+
+    def inode(self, ref):
+        """The inode REF points at, as a dict."""
+        head = self.metadata(self.inode_start, ref, 16 + 40)
+        kind = struct.unpack_from("<H", head)[0]
+        if kind == _INODE_DIR:
+            block, _, size, offset, _ = struct.unpack_from("<IIHHI", head, 16)
+            return {"type": kind, "block": block, "offset": offset, "size": size}
+        if kind == _INODE_LDIR:
+            _, size, block, _, _, offset = struct.unpack_from("<IIIIHH", head, 16)
+            return {"type": kind, "block": block, "offset": offset, "size": size}
+        if kind == _INODE_FILE:
+            start, fragment, _, size = struct.unpack_from("<IIII", head, 16)
+            fixed = 32
+        elif kind == _INODE_LFILE:
+            start, size, _, _, fragment, _, _ = struct.unpack_from("<QQQIIII", head, 16)
+            fixed = 56
+        else:
+            return {"type": kind}
+        if fragment == _NO_FRAGMENT:
+            count = -(-size // self.block_size)
+            tail_offset = size
+        else:
+            count = size // self.block_size
+            tail_offset = count * self.block_size
+        raw = self.metadata(self.inode_start, ref + fixed, 4 * count) if count else b""
+        sizes = struct.unpack(f"<{count}I", raw)
+        return {"type": kind, "start": start, "size": size, "sizes": sizes,
+                "tail_offset": tail_offset}
+
+    def lookup(self, directory, name):
+        """The inode of NAME in DIRECTORY (an inode dict), or None."""
+        if directory["type"] not in (_INODE_DIR, _INODE_LDIR) or directory["size"] <= 3:
+            return None
+        listing = self.metadata(self.dir_start, (directory["block"] << 16) | directory["offset"],
+                                directory["size"] - 3)
+        wanted = name.encode()
+        position = 0
+        while position + 12 <= len(listing):
+            count, start, _ = struct.unpack_from("<III", listing, position)
+            position += 12
+            for _ in range(count + 1):
+                offset, _, _, name_size = struct.unpack_from("<HhHH", listing, position)
+                entry = listing[position + 8:position + 9 + name_size]
+                position += 9 + name_size
+                if entry == wanted:
+                    return self.inode((start << 16) | offset)
+        return None

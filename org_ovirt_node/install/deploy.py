@@ -14,8 +14,10 @@ import queue
 import stat
 import threading
 
+from org_ovirt_node.constants import ROOTFS_IN_IMAGE
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image.ext4 import used_extents
+from org_ovirt_node.image.squashfs import open_file
 from org_ovirt_node.sizes import MiB, format_size
 from org_ovirt_node.util.blkid import fs_type
 from org_ovirt_node.util.mounts import mounted
@@ -35,7 +37,7 @@ def block_size_for(chunk_size):
 
 
 def stream_sparse(source, target, reporter, block=DEFAULT_BLOCK, step="deploy",
-                  threads=None):
+                  threads=None, squashfs=None):
     """Copy file SOURCE onto device/file TARGET, skipping all-zero and unused blocks.
 
     TARGET must read as zeros wherever it is not written (a new thin LV, a new
@@ -44,22 +46,42 @@ def stream_sparse(source, target, reporter, block=DEFAULT_BLOCK, step="deploy",
     of those, the ones that are all zeros are not written either. A stretch
     is written whole, so a written pool chunk is always written whole.
 
-    THREADS threads (default: one per CPU, at least 2) each take the next
-    batch of stretches, read it and write it: reading a squashfs'd image
-    decompresses on the reading thread, so several readers at different
-    offsets keep every core decompressing. Writes to a block device bypass
-    the page cache (O_DIRECT). Returns the number of bytes actually written.
+    THREADS reader threads (default: one per CPU, at least 2) each take the
+    next batch of stretches at their own offset and read it, while writer
+    threads write the full buffers: reading and writing overlap. When
+    SQUASHFS names the image SOURCE lies in (SOURCE being its mounted
+    LiveOS/rootfs.img), the readers take the compressed blocks from that file
+    and decompress them themselves (squashfs.FileBlocks), so every core
+    decompresses; the kernel's squashfs may use one decompressor for all
+    readers. Writes to a block device bypass the page cache (O_DIRECT).
+    Returns the number of bytes actually written.
     """
     total = os.path.getsize(source)
     target_size = _size_of(target)
     if target_size < total:
         raise NodeError(f"{target} ({format_size(target_size)}) is smaller than the image's "
                         f"root filesystem ({format_size(total)})")
-    stretches = _stretches(source, total, block)
-    threads = threads or max(2, min(os.cpu_count() or 1, MAX_THREADS))
-    copier = _Copier(source, target, block, stretches, reporter, step, total)
-    written = copier.run(threads)
-    return written
+    blocks = squashfs_file(squashfs, total) if squashfs else None
+    try:
+        if blocks and blocks.block_size > block and blocks.block_size % block == 0:
+            block = blocks.block_size        # each squashfs block decompressed once
+        stretches = _stretches(source, total, block)
+        threads = threads or max(2, min(os.cpu_count() or 1, MAX_THREADS))
+        copier = _Copier(source, target, block, stretches, reporter, step, total, blocks)
+        return copier.run(threads)
+    finally:
+        if blocks:
+            blocks.close()
+
+
+def squashfs_file(image, size):
+    """squashfs.FileBlocks of LiveOS/rootfs.img in IMAGE, or None to read through the mount."""
+    blocks = open_file(image, ROOTFS_IN_IMAGE)
+    if blocks is not None and blocks.file_size != size:
+        blocks.close()
+        raise NodeError(f"{image}: {ROOTFS_IN_IMAGE} is {blocks.file_size} bytes in the image "
+                        f"but {size} mounted")
+    return blocks
 
 
 MAX_THREADS = 8
@@ -81,14 +103,25 @@ def _stretches(source, total, block):
 
 
 class _Copier:
-    """Worker threads that read stretches of SOURCE and write the non-zero ones."""
+    """Reader threads fill buffers with stretches of SOURCE; writer threads write them.
 
-    def __init__(self, source, target, block, stretches, reporter, step, total):
+    A buffer goes from the free pool to a reader, then (unless its stretch is
+    all zeros) to a writer, then back to the pool, so reading, the zero check
+    and writing overlap and memory stays at POOL buffers.
+    """
+
+    POOL = 16
+    WRITERS = 2
+
+    def __init__(self, source, target, block, stretches, reporter, step, total, blocks=None):
         self.source, self.target, self.block = source, target, block
+        self.blocks = blocks     # squashfs.FileBlocks: decompress here, not in the kernel
         self.stretches = stretches
         self.reporter, self.step, self.total = reporter, step, total
         self.lock = threading.Lock()
         self.next = 0            # index of the next batch's first stretch
+        self.free = queue.Queue()
+        self.full = queue.Queue()
         self.done = queue.Queue()
         self.failure = None
         self.stop = threading.Event()
@@ -101,20 +134,24 @@ class _Copier:
         return self.stretches[first:first + BATCH]
 
     def run(self, threads):
-        read_fds = []
+        read_fds, buffers = [], []
         try:
+            for _ in range(self.POOL):
+                buffers.append(mmap.mmap(-1, self.block))   # page-aligned, as O_DIRECT wants
+                self.free.put(buffers[-1])
             with _TargetWriter(self.target) as output:
-                workers = []
+                readers = []
                 for _ in range(min(threads, max(1, len(self.stretches)))):
-                    fd = os.open(self.source, os.O_RDONLY | os.O_CLOEXEC)
-                    read_fds.append(fd)
-                    workers.append(threading.Thread(target=self._work, args=(fd, output),
-                                                    daemon=True))
-                for worker in workers:
-                    worker.start()
-                written = self._follow(workers)
-                for worker in workers:
-                    worker.join()
+                    read_fds.append(os.open(self.source, os.O_RDONLY | os.O_CLOEXEC))
+                    readers.append(threading.Thread(target=self._guarded, daemon=True,
+                                                    args=(self._read, read_fds[-1])))
+                writers = [threading.Thread(target=self._guarded, args=(self._write, output),
+                                            daemon=True) for _ in range(self.WRITERS)]
+                for thread in readers + writers:
+                    thread.start()
+                written = self._follow(len(readers), writers)
+                for thread in readers + writers:
+                    thread.join()
                 if self.failure:
                     raise self.failure
                 output.sync()
@@ -122,17 +159,24 @@ class _Copier:
             self.stop.set()
             for fd in read_fds:
                 os.close(fd)
+            for buffer in buffers:
+                buffer.close()
         self.reporter.progress(self.step, self.total, self.total)
         return written
 
-    def _follow(self, workers):
+    def _follow(self, readers, writers):
         """Report progress as stretches finish; return the bytes written."""
         written = read = 0
-        alive = len(workers)
-        while alive:
+        while readers or writers:
             item = self.done.get()
-            if item is None:
-                alive -= 1
+            if item == "reader":
+                readers -= 1
+                if not readers:
+                    for _ in writers:
+                        self.full.put(None)
+                continue
+            if item == "writer":
+                writers = writers[1:]
                 continue
             count, wrote = item
             read += count
@@ -140,35 +184,65 @@ class _Copier:
             self.reporter.progress(self.step, min(read, self.total), self.total)
         return written
 
-    def _work(self, fd, output):
-        buffer = mmap.mmap(-1, self.block)      # page-aligned, as O_DIRECT wants
-        zeros = bytes(self.block)
+    def _guarded(self, work, arg):
+        """Run WORK(ARG); an error stops every thread and is raised by run()."""
         try:
-            while not self.stop.is_set():
-                batch = self._take()
-                if not batch:
-                    break
-                for offset in batch:
-                    size = _read_full(fd, buffer, offset, min(self.block, self.total - offset))
-                    if size != min(self.block, self.total - offset):
-                        raise NodeError(f"reading {self.source} stopped at "
-                                        f"{format_size(offset + size)} of "
-                                        f"{format_size(self.total)}")
-                    wrote = 0
-                    with memoryview(buffer) as whole, whole[:size] as data:
-                        if not zeros.startswith(data):    # a memcmp: not all zeros
-                            output.write_view(data, offset)
-                            wrote = size
-                    self.done.put((size, wrote))
+            work(arg)
         except OSError as error:
-            self.failure = NodeError(f"copying the image failed: {error}")
+            self.failure = self.failure or NodeError(f"copying the image failed: {error}")
             self.stop.set()
         except NodeError as error:
-            self.failure = error
+            self.failure = self.failure or error
             self.stop.set()
         finally:
-            buffer.close()
-            self.done.put(None)
+            self.done.put("reader" if work == self._read else "writer")
+
+    def _get(self, pool):
+        """The next item of POOL, or None once the copy is stopped."""
+        while not self.stop.is_set():
+            try:
+                return pool.get(timeout=0.2)
+            except queue.Empty:
+                pass
+        return None
+
+    def _read(self, fd):
+        zeros = bytes(self.block)
+        while True:
+            batch = self._take()
+            if not batch:
+                return
+            for offset in batch:
+                buffer = self._get(self.free)
+                if buffer is None:
+                    return
+                want = min(self.block, self.total - offset)
+                if self.blocks and offset + want <= self.blocks.tail_offset:
+                    self.blocks.read_into(offset, want, buffer)
+                    size = want
+                else:
+                    size = _read_full(fd, buffer, offset, want)
+                if size != want:
+                    raise NodeError(f"reading {self.source} stopped at "
+                                    f"{format_size(offset + size)} of {format_size(self.total)}")
+                with memoryview(buffer) as whole, whole[:size] as data:
+                    empty = zeros.startswith(data)      # a memcmp: all zeros?
+                if empty:
+                    self.free.put(buffer)
+                    self.done.put((size, 0))
+                else:
+                    self.full.put((offset, buffer, size))
+
+    def _write(self, output):
+        while True:
+            item = self._get(self.full)
+            if item is None:
+                return
+            offset, buffer, size = item
+            with memoryview(buffer) as whole, whole[:size] as data:
+                output.write_view(data, offset)
+            self.free.put(buffer)
+            self.done.put((size, size))
 
 
 def _read_full(fd, buffer, offset, size):
@@ -293,7 +367,8 @@ def deploy_image(mounted_image, device, reporter, chunk_size=0, step="deploy"):
     """
     if mounted_image.rootfs_img:
         written = stream_sparse(mounted_image.rootfs_img, device, reporter,
-                                block_size_for(chunk_size), step=step)
+                                block_size_for(chunk_size), step=step,
+                                squashfs=mounted_image.source)
         reporter.info(f"wrote {format_size(written)} of data blocks")
         grow_and_reidentify(device)
     else:
