@@ -6,10 +6,14 @@ message. Images are written by `mksquashfs` with the settings measured in the
 reference (zstd level 15 or xz with the x86 BCJ filter, 1 MiB blocks).
 """
 
+import ctypes
+import ctypes.util
+import lzma
 import os
 import re
 import struct
 import subprocess
+import zlib
 from dataclasses import dataclass
 
 from org_ovirt_node.errors import NodeError
@@ -131,11 +135,6 @@ def make_squashfs(source, output, compression=DEFAULT_COMPRESSION, reporter=None
 # readers on it. FileBlocks reads a regular file's blocks out of the image file
 # itself and decompresses them with zlib, lzma or libzstd, each of which lets
 # go of the GIL: threads reading different blocks decompress on every core.
-
-import ctypes  # noqa: E402
-import ctypes.util  # noqa: E402
-import lzma  # noqa: E402
-import zlib  # noqa: E402
 
 _FLAG_UNCOMPRESSED_INODES = 0x1
 _FLAG_COMPRESSOR_OPTIONS = 0x400
