@@ -48,8 +48,14 @@ DEFAULT_KEEP = 2
 MAX_KEEP = 100
 
 MIN_ROOT_SIZE = 6 * GiB
+MIN_VOLUME_SIZE = 512 * MiB
 MIN_BOOT_SIZE = 1 * GiB
-BOOT_SIZE = 1 * GiB
+# imgbased refuses a /boot whose filesystem has fewer than 1e9 bytes
+# (statvfs f_blocks * f_frsize, bootloader.py validate()). ext4 on a 1 GiB
+# partition has about 1.02e9 of them: 2% above, lost to a larger journal or
+# another mkfs default. 1280 MiB gives about 1.28e9, a margin of over 25%.
+IMGBASED_MIN_BOOT_BYTES = 10 ** 9
+BOOT_SIZE = 1280 * MiB
 EFI_SIZE = 600 * MiB
 BIOSBOOT_SIZE = 1 * MiB
 POOL_METADATA_SIZE = 1 * GiB

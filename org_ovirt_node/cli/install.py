@@ -13,6 +13,7 @@ from org_ovirt_node.errors import NodeError
 from org_ovirt_node.install.options import InstallOptions
 from org_ovirt_node.progress import JsonReporter
 from org_ovirt_node.sizes import parse_size
+from org_ovirt_node.util import safeio
 
 
 def register(subparsers):
@@ -89,7 +90,9 @@ def _confirm(args):
 def run_install(args):
     """Run `ovirt-node install`."""
     from org_ovirt_node.install.pipeline import install, make_plan
+    safeio.check_input_file(args.image, "image")
     options = options_from_args(args)
+    options.validate()
     reporter = reporter_for(args)
     if args.dry_run:
         plan, _, _ = make_plan(args.image, options, reporter)
