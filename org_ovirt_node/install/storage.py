@@ -6,6 +6,7 @@ the machine can be planned onto or changed.
 """
 
 import os
+import re
 
 from blivet import Blivet
 from blivet.callbacks import create_new_callbacks_register
@@ -14,8 +15,39 @@ from blivet.errors import StorageError
 from org_ovirt_node.errors import NodeError
 
 
+def no_lvm_log_file():
+    """Keep blivet from having every lvm command append to /tmp/lvm.log.
+
+    blivet 3.x passes `log {level=7 file=/tmp/lvm.log}` to each LVM call it
+    makes through libblockdev (devicelibs/lvm.py _set_global_config), so
+    every run, a dry run too, grows that file. The same config is kept
+    without the log section; errors still reach us through the calls.
+    """
+    from blivet.devicelibs import lvm as blivet_lvm  # pylint: disable=import-outside-toplevel
+    original = getattr(blivet_lvm, "_set_global_config", None)
+    if original is None or getattr(original, "without_log_file", False):
+        return
+    blockdev = blivet_lvm.blockdev
+
+    def set_global_config():
+        original()
+        try:
+            config = blockdev.lvm.get_global_config() or ""
+        except Exception:  # pylint: disable=broad-except
+            return
+        blockdev.lvm.set_global_config(_LOG_SECTION.sub(" ", config))
+
+    set_global_config.without_log_file = True
+    blivet_lvm._set_global_config = set_global_config  # pylint: disable=protected-access
+    set_global_config()
+
+
+_LOG_SECTION = re.compile(r"\blog\s*\{[^}]*\}")
+
+
 def open_storage(disk_paths):
     """Return (blivet, disks): a populated model of DISK_PATHS and their devices."""
+    no_lvm_log_file()
     storage = Blivet()
     storage.exclusive_disks = [os.path.basename(os.path.realpath(path)) for path in disk_paths]
     try:
