@@ -2,15 +2,15 @@
 
 import contextlib
 import os
-import tempfile
-
+from org_ovirt_node.util import safeio
 from org_ovirt_node.util.run import run
 
 
 @contextlib.contextmanager
 def mounted(device, options=None, fstype=None, prefix="ovirt-node-"):
     """Mount DEVICE on a fresh temporary directory and yield the directory."""
-    directory = tempfile.mkdtemp(prefix=prefix)
+    kind = "".join(ch for ch in prefix.lower().replace("ovirt-node-", "") if ch.isalnum())
+    directory = safeio.make_temp_dir(kind or "mnt")
     try:
         with mounted_at(device, directory, options, fstype):
             yield directory
