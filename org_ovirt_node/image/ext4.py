@@ -196,7 +196,7 @@ def debugfs_script(image, commands, epoch=None):
 
 def _quote(name):
     """NAME as one debugfs argument."""
-    if re.match(r"^[A-Za-z0-9_.+@%=:,-]+$", name):
+    if re.fullmatch(r"[A-Za-z0-9_.+@%=:,-]+", name):
         return name
     if '"' in name or "\n" in name:
         raise NodeError(f"cannot write a path component {name!r} with debugfs")

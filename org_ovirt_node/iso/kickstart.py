@@ -10,6 +10,7 @@ Either way the kickstart's `liveimg --url` must name that copy and its
 import re
 import shlex
 
+from org_ovirt_node.errors import NodeError
 from org_ovirt_node.ks.render import render_template
 
 ISO_MOUNT = "/run/install/repo"
@@ -23,6 +24,8 @@ def iso_image_url(name):
 
 def liveimg_line(url, sha256):
     """A `liveimg` command for URL, checked against SHA256."""
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise NodeError(f"image URL {url!r} holds blanks or line breaks")
     return f"liveimg --url={url} --checksum={sha256}"
 
 
@@ -39,7 +42,12 @@ def point_liveimg(text, url, sha256):
         if match:
             found = True
             kept, skip_value = [], False
-            for opt in shlex.split(match.group(2), comments=True):
+            try:
+                words = shlex.split(match.group(2), comments=True)
+            except ValueError as error:
+                raise NodeError(f"the kickstart's liveimg line cannot be read: {error}") \
+                    from None
+            for opt in words:
                 if skip_value:
                     skip_value = False
                 elif opt in ("--url", "--checksum"):

@@ -32,6 +32,7 @@ from org_ovirt_node.errors import NodeError
 from org_ovirt_node.install.options import check_lvm_name
 from org_ovirt_node.ks.url import check_checksum, parse_image_url
 from org_ovirt_node.sizes import MiB, format_size_exact, parse_size
+from org_ovirt_node.util.textcheck import has_control
 
 ADDON_NAME = "org_ovirt_node"
 PROFILES = constants.VOLUME_PROFILES
@@ -79,7 +80,7 @@ def check_mount_point(mount_point):
         raise NodeError(f"volume mount point '{mount_point}' is not an absolute path")
     parts = mount_point[1:].split("/")
     if mount_point == "/" or posixpath.normpath(mount_point) != mount_point \
-            or not all(_MOUNT_PART.match(part) and part not in (".", "..") for part in parts):
+            or not all(_MOUNT_PART.fullmatch(part) and part not in (".", "..") for part in parts):
         raise NodeError(f"volume mount point '{mount_point}' must be a plain path below / "
                         "(letters, digits, ._- and single slashes)")
     for tree in IMAGE_TREES:
@@ -301,6 +302,11 @@ def build_section(image_url, checksum="", options=None):
     if unknown:
         raise NodeError(f"unknown section option '{sorted(unknown)[0]}' "
                         f"(known: {', '.join(BUILD_OPTIONS)})")
+    if options.get("noverifyssl") not in (None, True, False):
+        raise NodeError(f"noverifyssl {options['noverifyssl']!r} must be true or false")
+    for key, value in options.items():
+        if isinstance(value, str) and has_control(value):
+            raise NodeError(f"{key} {value!r} holds a line break or another control character")
     volumes = options.get("volume") or {}
     if not isinstance(volumes, dict):
         raise NodeError("'volume' must map mount points to sizes, like /var/log: 16GiB")

@@ -46,7 +46,7 @@ class ImageURL:
 
 
 def _check_path(path, text):
-    if not _PATH.match(path) or "/../" in path + "/" or "//" in path:
+    if not _PATH.fullmatch(path) or "/../" in path + "/" or "//" in path:
         raise NodeError(f"'{text}' must end in the absolute path of an image file")
     return path
 
@@ -66,7 +66,7 @@ def parse_image_url(text):
         return ImageURL(text, scheme, _check_path(rest[2:], text))
     if scheme in ("http", "https"):
         parts = urlsplit(text)
-        if not rest.startswith("//") or not parts.netloc or not _HOST.match(parts.netloc.rpartition("@")[2]):
+        if not rest.startswith("//") or not parts.netloc or not _HOST.fullmatch(parts.netloc.rpartition("@")[2]):
             raise NodeError(f"'{text}' has no valid host name")
         return ImageURL(text, scheme, _check_path(parts.path, text), host=parts.netloc)
     head, sep, path = rest.partition(":/")
@@ -74,13 +74,13 @@ def parse_image_url(text):
         raise NodeError(f"'{text}' must be {scheme}:{'DEVICE' if scheme == 'hd' else 'SERVER'}:/path")
     path = _check_path("/" + path, text)
     if scheme == "hd":
-        if not _DEVICE.match(head):
+        if not _DEVICE.fullmatch(head):
             raise NodeError(f"'{text}' names no device (LABEL=..., UUID=..., /dev/sdb1 or sdb1)")
         return ImageURL(text, scheme, path, device=head)
     options, _, server = head.rpartition(":")
-    if not _NFS_HOST.match(server):
+    if not _NFS_HOST.fullmatch(server):
         raise NodeError(f"'{text}' names no NFS server")
-    if options and not _NFS_OPTIONS.match(options):
+    if options and not _NFS_OPTIONS.fullmatch(options):
         raise NodeError(f"'{text}' has malformed NFS options '{options}'")
     return ImageURL(text, scheme, path, host=server, options=options)
 
@@ -91,6 +91,6 @@ _CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
 def check_checksum(text):
     """Return TEXT (lower-cased) if it is sha256:<64 hex digits>, else raise NodeError."""
     value = text.lower()
-    if not _CHECKSUM.match(value):
+    if not _CHECKSUM.fullmatch(value):
         raise NodeError(f"checksum '{text}' must be sha256: followed by 64 hex digits")
     return value
