@@ -120,6 +120,8 @@ def render_update_plan(plan):
 
 def run_update(args):
     """Run `ovirt-node update`."""
+    from org_ovirt_node.util.safeio import check_input_file  # pylint: disable=import-outside-toplevel
+    check_input_file(args.image, "image")
     update = _engine("update")
     options = update.UpdateOptions(image=args.image, allow_other_os=args.allow_other_os,
                                    allow_downgrade=args.allow_downgrade, force=args.force,
