@@ -9,7 +9,14 @@ misspelled add-on name is an error rather than silently ignored.
 
 Two private pykickstart methods are used because no public hook exists:
 `_tryFunc` (where it swallows per-command errors) and `_stateMachine` (to feed
-lines through an iterator that knows the current line number).
+lines through an iterator that knows the current line number). While it runs,
+pykickstart's parser splits lines with ks.words.split, which finds the same
+words in linear time.
+
+Every command whose line pykickstart rejects is remembered (`failed`): its
+object may still say `seen` with default values, and the node rules must not
+reason from those (an `autopart --type=thinp --bogus` line is not a
+non-thin autopart).
 """
 
 import difflib
@@ -17,6 +24,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
+from pykickstart import parser as _pykickstart_parser
 from pykickstart.errors import KickstartError
 from pykickstart.parser import KickstartParser, PutBackIterator
 from pykickstart.sections import PackageSection, Section
@@ -27,6 +35,7 @@ from org_ovirt_node.ks import DEFAULT_VERSION
 from org_ovirt_node.ks.report import ERROR, WARNING
 from org_ovirt_node.ks.section import ADDON_NAME, NodeAddonData
 from org_ovirt_node.ks.source import read_source
+from org_ovirt_node.ks.words import linear_split_in
 
 # Add-ons Anaconda commonly ships; other names get a warning, names close to
 # ours an error.
@@ -41,8 +50,16 @@ def handler_for(version):
     try:
         return makeVersion(stringToVersion(version))
     except KickstartError:
-        choices = ", ".join(sorted(v for v in versionMap if v.startswith(("RHEL", "F4"))))
-        raise NodeError(f"unknown kickstart version '{version}' (choose from {choices})") from None
+        raise NodeError(f"unknown kickstart version '{version}' (choose from "
+                        f"{', '.join(known_versions())})") from None
+
+
+def known_versions():
+    """Every version name this pykickstart knows, oldest first within a family."""
+    def order(name):
+        family = name.rstrip("0123456789")
+        return (family, int(name[len(family):] or 0))
+    return sorted(versionMap, key=order)
 
 
 @dataclass
@@ -56,6 +73,7 @@ class ParsedKickstart:
     packages_line: object
     findings: list
     complete: bool
+    failed: dict  # command or section name -> first line pykickstart rejected
 
 
 class _Lines(PutBackIterator):
@@ -161,11 +179,11 @@ class _Parser(KickstartParser):
             fn()
         except KickstartError as error:
             self.errorsCount += 1
-            self.reader.report(ERROR, error.lineno, error.message)
+            self.reader.report(ERROR, error.lineno, error.message, failed=True)
         except Exception as error:  # pylint: disable=broad-except
             # a stock command choking on odd input is still just a bad line
             self.errorsCount += 1
-            self.reader.report(ERROR, None, f"cannot parse this line ({error})")
+            self.reader.report(ERROR, None, f"cannot parse this line ({error})", failed=True)
 
 
 class _Reader:
@@ -177,15 +195,21 @@ class _Reader:
         self.addon.line_name = self.line_name
         self.lines = _Lines(source.lines)
         self.findings = list(source.findings)
+        self.failed = {}
 
     def line_name(self, line):
         """How a message refers to expanded LINE: 'file:line'."""
         return "{}:{}".format(*self.source.where(line))
 
-    def report(self, severity, line, message):
+    def report(self, severity, line, message, failed=False):
+        """Add a finding at expanded LINE (default: the line being parsed);
+        FAILED: pykickstart rejected that line's command."""
         line = line or self.lines.position or 1
         text = " ".join(str(message or "syntax error").split())
         self.findings.append(self.source.finding(severity, line, text))
+        if failed:
+            words = self.source.lines[line - 1].split(None, 1) if line <= len(self.source.lines) else []
+            self.failed.setdefault(words[0] if words else "", line)
 
     def warn(self, message, *_args, **_kwargs):
         text = str(message)
@@ -209,17 +233,17 @@ def read_kickstart(path, version=DEFAULT_VERSION):
     reader = _Reader(source)
     parser = _Parser(handler, reader)
     complete = True
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), linear_split_in(_pykickstart_parser):
         warnings.simplefilter("always")
         warnings.showwarning = reader.warn
         try:
             parser._stateMachine(reader.lines)  # pylint: disable=protected-access
         except KickstartError as error:
-            reader.report(ERROR, error.lineno, error.message)
+            reader.report(ERROR, error.lineno, error.message, failed=True)
             complete = False
         except Exception as error:  # pylint: disable=broad-except
-            reader.report(ERROR, None, f"cannot parse this line ({error})")
+            reader.report(ERROR, None, f"cannot parse this line ({error})", failed=True)
             complete = False
     return ParsedKickstart(source, handler, reader.addon, parser.packages.lineno,
-                           reader.findings, complete)
+                           reader.findings, complete, reader.failed)
 

@@ -10,7 +10,10 @@ at install time) and catches include loops.
 import os
 from dataclasses import dataclass, field
 
+from org_ovirt_node.errors import NodeError
 from org_ovirt_node.ks.report import ERROR, WARNING, Finding
+from org_ovirt_node.ks.words import split
+from org_ovirt_node.util.safeio import read_bytes
 
 MAX_INCLUDE_DEPTH = 16
 # Characters str.splitlines() would treat as line breaks; folded to spaces so
@@ -29,6 +32,7 @@ class Source:
     lines: list = field(default_factory=list)
     origins: list = field(default_factory=list)
     findings: list = field(default_factory=list)
+    unread_includes: int = 0  # %include targets not found here: content unknown
 
     def where(self, line):
         """(file, line) of expanded LINE (1-based); past the end: the last line."""
@@ -42,7 +46,22 @@ class Source:
         return Finding(severity, file, file_line, message)
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _decode_lines(path, data, findings):
+    if data.startswith(_UTF16_BOMS):
+        findings.append(Finding(ERROR, path, 1, "the file is UTF-16 text; Anaconda reads "
+                                "kickstarts as UTF-8: save it as UTF-8"))
+        return []
+    if data.startswith(_UTF8_BOM):
+        # One error, then read on without it: Anaconda would take the mark as
+        # part of the first command, and every later message would follow from that.
+        findings.append(Finding(ERROR, path, 1, "the file starts with a UTF-8 byte order "
+                                "mark (BOM), which Anaconda reads as part of the first "
+                                "command: save it without the BOM"))
+        data = data[len(_UTF8_BOM):]
     lines = []
     for number, raw in enumerate(data.split(b"\n"), 1):
         try:
@@ -57,10 +76,14 @@ def _decode_lines(path, data, findings):
 
 
 def _include_target(line):
-    words = line.split()
-    if words and words[0] == "%include":
-        return words[1] if len(words) > 1 else ""
-    return None
+    words = line.split(None, 1)
+    if not words or words[0] != "%include":
+        return None
+    try:
+        words = split(line, comments=True)
+    except ValueError:
+        pass
+    return words[1] if len(words) > 1 else ""
 
 
 def read_source(path):
@@ -71,11 +94,11 @@ def read_source(path):
 
 
 def _expand(path, source, stack):
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read()
-    except OSError as error:
-        source.findings.append(Finding(ERROR, path, None, f"cannot read: {error.strerror}"))
+    try:  # a FIFO, device or folder is refused at once; a huge file is not read whole
+        data = read_bytes(path, "kickstart")
+    except NodeError as error:
+        message = error.message.removeprefix(f"{path}: ")
+        source.findings.append(Finding(ERROR, path, None, f"cannot read: {message}"))
         return
     stack.append(os.path.realpath(path))
     for number, line in enumerate(_decode_lines(path, data, source.findings), 1):
@@ -87,8 +110,10 @@ def _expand(path, source, stack):
         if not target:
             source.findings.append(Finding(ERROR, path, number, "%include names no file"))
             continue
-        resolved = target if os.path.exists(target) else os.path.join(os.path.dirname(path), target)
+        # Relative to the including file, never to where the validator runs.
+        resolved = os.path.join(os.path.dirname(path), target)
         if not os.path.isfile(resolved):
+            source.unread_includes += 1
             source.findings.append(Finding(
                 WARNING, path, number,
                 f"cannot follow %include {target}: not found here (written by %pre at "

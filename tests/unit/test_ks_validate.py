@@ -38,14 +38,13 @@ def test_good_kickstart_is_clean(tmp_path, version):
 RULES = [
     # (kickstart, start of the offending line (two lines: the second of that
     #  pair), fragment of the message)
-    (GOOD_KS + "%packages\nvim\n%end\n", "%packages", "%packages cannot be combined"),
     (replace("logvol / --vgname=onn --name=root --thin --poolname=pool00 --size=6144",
              "logvol / --vgname=onn --name=root --size=6144"), "logvol /", "must be a thin LV"),
     (replace("logvol / --vgname=onn --name=root --thin --poolname=pool00 --size=6144",
              "part / --size=8192"), "part / ", "must be a thin LV"),
     (replace("logvol / --vgname=onn --name=root --thin --poolname=pool00 --size=6144",
-             "logvol / --vgname=onn --name=root --thin --poolname=pool00 --size=4096"),
-     "logvol /", "at least 6144 MiB"),
+             "logvol / --vgname=onn --name=root --thin --poolname=pool00 --size=5000"),
+     "logvol /", "at least 5120 MiB"),
     (replace("part /boot --size=1024", "part /boot --size=512"), "part /boot", "at least 1024 MiB"),
     (replace("part /boot --size=1024\n", "").replace("reqpart\n", ""), "part pv.1", "no /boot"),
     (replace("%addon org_ovirt_node --image=" + IMAGE,
@@ -89,6 +88,7 @@ def test_rule_errors_point_at_the_offending_line(tmp_path, text, where, message)
 
 
 @pytest.mark.parametrize("text,message", [
+    (GOOD_KS + "%packages\nvim\n%end\n", "Anaconda ignores %packages"),
     (replace("liveimg --url=" + IMAGE + "\n", ""), "no liveimg"),
     (replace("reqpart\n", "").replace("part /boot --size=1024\n", "")
      .replace("part pv.1 --size=1 --grow\n", "").replace("volgroup onn pv.1\n", "")
