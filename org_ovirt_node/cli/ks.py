@@ -6,7 +6,7 @@ The engine (pykickstart, jinja2, PyYAML) is imported when a command runs, so
 `ovirt-node` starts on a node that has none of them."""
 # pylint: disable=import-outside-toplevel
 
-from org_ovirt_node.ks import DEFAULT_VERSION, TEMPLATES
+from org_ovirt_node.ks import DEFAULT_VERSION, TEMPLATES, VERSION_EXAMPLES
 
 
 def register(subparsers):
@@ -20,8 +20,9 @@ def register(subparsers):
         "validate", help="check kickstarts: stock commands, %%addon org_ovirt_node, node rules")
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument("--version", default=DEFAULT_VERSION,
-                          help=f"kickstart syntax version (RHEL9, RHEL10, F41 ...; "
-                               f"default {DEFAULT_VERSION})")
+                          help=f"kickstart syntax of the installer: {', '.join(VERSION_EXAMPLES)} "
+                               f"or any other version pykickstart knows, such as DEVEL "
+                               f"(default {DEFAULT_VERSION})")
     validate.add_argument("--json", action="store_true", help="print a JSON report")
     validate.set_defaults(func=run_validate)
 

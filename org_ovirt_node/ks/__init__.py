@@ -9,4 +9,5 @@ neither pykickstart nor jinja2 (a node runs `ovirt-node` without them).
 """
 
 DEFAULT_VERSION = "RHEL9"   # kickstart syntax checked when none is named
+VERSION_EXAMPLES = ("RHEL7", "RHEL8", "RHEL9", "RHEL10", "F41")  # named in --help
 TEMPLATES = ("interactive-defaults.ks", "pxe-unattended.ks", "minimal.ks")
