@@ -262,6 +262,9 @@ def open_input(path, what="file", binary=True, allow_block=False):
 def read_bytes(path, what="file", limit=TEXT_LIMIT):
     """The bytes of PATH, refusing more than LIMIT (never reading past it)."""
     with open_input(path, what) as stream:
+        if os.fstat(stream.fileno()).st_size > limit:
+            raise NodeError(f"{path}: the {what} is larger than {limit >> 20} MiB; "
+                            "refusing to read it whole")
         try:
             data = stream.read(limit + 1)
         except OSError as error:
