@@ -113,7 +113,11 @@ def _check_references(layout, items, volgroups):
         if _reuses(vg):
             continue
         for member in vg.physvols:
-            if member.startswith("pv.") and member not in defined_members:
+            if member.startswith("-"):
+                layout.problems.append((vg.lineno, f"volgroup {vg.vgname}: {member} is not an "
+                                        "option of volgroup; Anaconda takes it for a partition "
+                                        "name and stops"))
+            elif member.startswith("pv.") and member not in defined_members:
                 layout.problems.append((vg.lineno, f"volgroup {vg.vgname} uses {member}, which "
                                         f"no 'part {member}' or 'raid {member}' defines "
                                         "(Anaconda stops on it)"))

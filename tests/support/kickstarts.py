@@ -59,3 +59,23 @@ def with_lines(path, text):
     """Write TEXT to PATH and return PATH as a string."""
     path.write_text(text, encoding="utf-8")
     return str(path)
+
+# The classic way, no section: liveimg, an explicit thin layout with /var,
+# and imgbased in %post.
+CLASSIC_KS = textwrap.dedent(f"""\
+    text
+    rootpw --lock
+    zerombr
+    clearpart --all --initlabel
+    part /boot --size=1024
+    part pv.01 --size=1 --grow
+    volgroup HostVG pv.01
+    logvol none --vgname=HostVG --name=HostPool --thinpool --size=1 --grow
+    logvol / --vgname=HostVG --name=root --thin --poolname=HostPool --size=6000
+    logvol /var --vgname=HostVG --name=var --thin --poolname=HostPool --size=15000
+    liveimg --url={IMAGE}
+    reboot
+    %post --erroronfail
+    imgbase layout --init
+    %end
+    """)
