@@ -27,7 +27,7 @@ def find_kernels(boot):
     """[(kver, kernel path, initrd path)] in the directory BOOT, newest kernel first."""
     found = []
     for name in os.listdir(boot) if os.path.isdir(boot) else []:
-        match = re.match(r"^vmlinuz-(.+)$", name)
+        match = re.fullmatch(r"vmlinuz-(.+)", name)
         if not match or "rescue" in name:
             continue
         kver = match.group(1)
