@@ -31,6 +31,7 @@ from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.install.options import check_lvm_name
 from org_ovirt_node.ks.url import check_checksum, parse_image_url
+from org_ovirt_node.ks.words import split
 from org_ovirt_node.sizes import MiB, format_size_exact, parse_size
 from org_ovirt_node.util.textcheck import has_control
 
@@ -169,7 +170,7 @@ class NodeAddonData:
     def handle_line(self, line, line_number=None):
         """Handle one body line: blank, a # comment, or more options."""
         try:
-            args = shlex.split(line, comments=True)
+            args = split(line, comments=True)
         except ValueError as error:
             self._fail(f"cannot split the line: {error}", line_number)
         if args:
@@ -343,7 +344,7 @@ def parse_section(text, filename="<string>"):
         if not addon.seen:
             if words[:1] == ["%addon"] and words[1:2] == [ADDON_NAME]:
                 try:
-                    args = shlex.split(line, comments=True)
+                    args = split(line, comments=True)
                 except ValueError as error:
                     addon._fail(f"cannot split the line: {error}", number)  # pylint: disable=protected-access
                 addon.handle_header(args[2:], number)
