@@ -1,68 +1,73 @@
-"""Deploy time: block-wise sparse stream vs. Anaconda's liveimg way vs. tar pipe.
+"""Deploy and update time: the block path vs. the physical floor vs. the peers.
 
-Why: the installer puts an image's LiveOS/rootfs.img onto the base LV by
-copying its blocks and skipping the all-zero ones (`stream_sparse`, then
-`grow_and_reidentify`), instead of making a new ext4 and copying file by file
-as Anaconda's `liveimg` does (mount the image, `rsync -pogAXtlHrDx`). This
-bench shows the block path is worth its complexity: it deploys the same image
-three ways in one run and fails unless the block path is at least MIN_RATIO
-times faster than rsync.
+Paths and contenders, each timed in every round, the order alternating:
 
-  block  stream_sparse(rootfs.img -> LV) + grow_and_reidentify(LV)
-  rsync  mkfs.ext4 LV, mount it and rootfs.img, rsync -pogAXtlHrDx, sync, umount
-  tar    mkfs.ext4 LV, mount it and rootfs.img, tar --xattrs --acls | tar -x, sync, umount
+deploy (install's and update's base)
+  block        ovirt-node's deploy_image: the ext4 blocks in use, read by several
+               threads that decompress the squashfs themselves, written with
+               O_DIRECT; then e2fsck, resize2fs, a new UUID; sync
+  floor-read   `cat LiveOS/rootfs.img > /dev/null` in the mounted image: the
+               kernel decompressing the file to nowhere
+  floor-write  writing the same data stretches (same offsets and bytes count)
+               from memory onto a fresh LV with O_DIRECT, then fsync
+  rsync        Anaconda's liveimg way: mkfs.ext4, mount, rsync -pogAXtlHrDx, sync
+  targets      block <= 1.3 x the slower floor; rsync / block >= 5
 
-An update's new base goes through the same block path; what follows it on
-both sides is a thin snapshot (the same on LVM whoever takes it; this host
-has no device-mapper) and the new layer's e2fsck + new UUID. So the update
-figures are
+update (the new base and layer of `ovirt-node update`)
+  update       block as above, then the layer's e2fsck and new UUID (new_uuid)
+  imgbased     imgbased's way: mkfs.ext4, tar of the image's tree into it
+               (--xattrs --acls), then the same new_uuid
+  target       imgbased / update >= 5
 
-  update    ovirt-node update's base and layer: block, then new_uuid
-  imgbased  imgbased's update: tar (mkfs + tar of the image), then new_uuid
-
-and imgbased/update is printed beside the deploy ratios.
+What follows the base on both sides of an update is a thin snapshot, the same
+on LVM whoever takes it (this host has no device-mapper), so it is left out.
 
 The image is built once from ~1 GiB of the host's own /usr (real binaries,
 libraries and data files, hard links and xattrs kept) plus the host's kernel
 and initrd, and cached as out/bench/bench.squashfs. The "LV" is a loop device
-over a fresh sparse file (the host may lack device-mapper; a new sparse file
-reads as zeros where unwritten, as a new thin LV does). Each method gets its
-own fresh LV and starts with cold caches; its time ends after the final sync
-(and umount). "written" is what the LV's backing file allocated. Each result
-is checked against the image's own tree (every path's type, mode, owner, size,
-link count, mtime, symlink target and xattrs, and the contents of a sample of
-files), so no method can win by copying less. Needs root.
+over a fresh sparse file (a new sparse file reads as zeros where unwritten,
+as a new thin LV does). Every contender starts with cold caches (sync, then
+drop_caches) and its time ends after its final sync. "written" is what the
+LV's backing file allocated (the thin LV stays thin). Every deployed result
+is checked against the image's own tree after its timing (every path's type,
+mode, owner, size, link count, mtime, symlink target and xattrs, and the
+contents of a sample of files), so no method can win by copying less. Needs
+root.
 
-Run: .venv/bin/python tests/bench/bench_deploy.py [--json] [--image PATH] [--rebuild]
+Run: .venv/bin/python tests/bench/bench_deploy.py [--rounds N] [--json] [--image PATH] [--rebuild]
 """
 
 import argparse
 import hashlib
-import json
+import mmap
 import os
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "bench"))
 
 from org_ovirt_node.errors import NodeError  # noqa: E402
 from org_ovirt_node.image.build import build_image  # noqa: E402
 from org_ovirt_node.image.mount import mounted_image, mounted_rootfs  # noqa: E402
-from org_ovirt_node.install.deploy import (grow_and_reidentify, new_uuid,  # noqa: E402
-                                           stream_sparse)
+from org_ovirt_node.image.ext4 import used_extents  # noqa: E402
+from org_ovirt_node.image.squashfs import open_file  # noqa: E402
+from org_ovirt_node.install.deploy import DEFAULT_BLOCK, deploy_image, new_uuid  # noqa: E402
 from org_ovirt_node.progress import Reporter  # noqa: E402
 from org_ovirt_node.sizes import GiB, MiB, format_size  # noqa: E402
 from org_ovirt_node.util.mounts import mounted  # noqa: E402
 from org_ovirt_node.util.run import output, run  # noqa: E402
+from harness import Path as BenchPath, drop_caches, finish, say, timed  # noqa: E402
 
-MIN_RATIO = 3.0
+FLOOR_FACTOR = 1.3    # block <= this x the slower floor
+PEER_RATIO = 5.0      # rsync / block and imgbased / update at least this
+ROUNDS = 3
 NVR = "bench-node-1.0-1"
 DEFAULT_IMAGE = REPO / "out" / "bench" / "bench.squashfs"
 TREE_BUDGET = 1 * GiB
@@ -71,11 +76,6 @@ HOST_SOURCES = ("/usr/bin", "/usr/sbin", "/usr/share", "/usr/lib")
 LV_SIZE = 8 * GiB
 RSYNC_FLAGS = "-pogAXtlHrDx"   # Anaconda's liveimg payload copy
 SAMPLED_FILES = 64             # files whose contents the check compares
-
-
-def say(message):
-    """Progress goes to stderr; stdout carries only the result."""
-    print(f"==> {message}", file=sys.stderr, flush=True)
 
 
 # --- the image --------------------------------------------------------------
@@ -181,19 +181,11 @@ def fresh_lv(directory, size):
         os.unlink(backing.name)
 
 
-def drop_caches():
-    """Write back and drop the page cache, so the next method starts cold."""
-    os.sync()
-    with open("/proc/sys/vm/drop_caches", "w") as stream:
-        stream.write("3\n")
-
-
-# --- the three ways ---------------------------------------------------------
+# --- the contenders ---------------------------------------------------------
 
 def deploy_block(image, device):
-    """The installer's way: copy the data blocks, then grow and re-UUID the ext4."""
-    stream_sparse(image.rootfs_img, device, Reporter())
-    grow_and_reidentify(device)
+    """The installer's way (install and update alike): deploy_image, then sync."""
+    deploy_image(image, device, Reporter())
     os.sync()
 
 
@@ -242,8 +234,50 @@ def update_imgbased(image, device):
     os.sync()
 
 
-METHODS = {"block": deploy_block, "rsync": deploy_rsync, "tar": deploy_tar,
-           "update": update_ours, "imgbased": update_imgbased}
+def floor_read(image):
+    """The kernel decompressing rootfs.img to nowhere."""
+    run(["sh", "-c", 'exec cat "$1" > /dev/null', "cat", image.rootfs_img])
+
+
+def data_stretches(image_path, block=DEFAULT_BLOCK):
+    """Offsets and sizes of the stretches the block path writes (used and not all zeros).
+
+    Found once, outside any timing, by reading the image's used stretches.
+    """
+    with mounted_image(image_path) as image:
+        total = os.path.getsize(image.rootfs_img)
+        extents = used_extents(image.rootfs_img) or [(0, total)]
+    offsets = sorted({offset for start, length in extents
+                      for offset in range(start // block * block, start + length, block)
+                      if offset < total})
+    stretches = []
+    buffer = mmap.mmap(-1, block)
+    zeros = bytes(block)
+    with open_file(image_path, "LiveOS/rootfs.img") as blocks:
+        for offset in offsets:
+            size = min(block, total - offset)
+            blocks.read_into(offset, size, buffer)
+            with memoryview(buffer) as view, view[:size] as data:
+                if not zeros.startswith(data):
+                    stretches.append((offset, size))
+    buffer.close()
+    return stretches
+
+
+def floor_write(stretches, device):
+    """Write STRETCHES (offset, size) of random bytes onto DEVICE with O_DIRECT, fsync."""
+    buffer = mmap.mmap(-1, DEFAULT_BLOCK)
+    buffer[:] = os.urandom(DEFAULT_BLOCK)
+    fd = os.open(device, os.O_WRONLY | os.O_DIRECT)
+    try:
+        with memoryview(buffer) as view:
+            for offset, size in stretches:
+                with view[:size] as data:
+                    os.pwritev(fd, [data], offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        buffer.close()
 
 
 # --- checking a result ------------------------------------------------------
@@ -312,72 +346,88 @@ def check_copy(method, expected, device):
 
 # --- the run ----------------------------------------------------------------
 
-def measure(method, image_path, work, expected):
-    """Deploy IMAGE_PATH onto a fresh LV with METHOD from cold caches; check it.
+class Bench:
+    """The LVs, the image and the expected tree every contender is run against."""
 
-    Returns (seconds, bytes the LV's backing file allocated).
-    """
-    with fresh_lv(work, LV_SIZE) as (device, backing):
-        drop_caches()
-        with mounted_image(image_path) as image:
-            start = time.monotonic()
-            METHODS[method](image, device)
-            seconds = time.monotonic() - start
-        written = os.stat(backing).st_blocks * 512
-        check_copy(method, expected, device)
-    return seconds, written
+    def __init__(self, image_path, work, expected):
+        self.image_path, self.work, self.expected = image_path, work, expected
+        self.stretches = None
+
+    def deployed(self, method, function):
+        """A contender deploying with FUNCTION onto a fresh LV from cold caches, checked."""
+        def run_once():
+            with fresh_lv(self.work, LV_SIZE) as (device, backing):
+                drop_caches()
+                with mounted_image(self.image_path) as image:
+                    sample = timed(function, image, device)
+                sample["written_bytes"] = os.stat(backing).st_blocks * 512
+                check_copy(method, self.expected, device)
+            return sample
+        return run_once
+
+    def read_floor(self):
+        with mounted_image(self.image_path) as image:
+            drop_caches()
+            return timed(floor_read, image)
+
+    def write_floor(self):
+        with fresh_lv(self.work, LV_SIZE) as (device, backing):
+            drop_caches()
+            sample = timed(floor_write, self.stretches, device)
+            sample["written_bytes"] = os.stat(backing).st_blocks * 512
+        return sample
 
 
-def run_bench(image_path):
-    """Time every method on IMAGE_PATH; return the result as a dict."""
+def run_bench(image_path, rounds=ROUNDS):
+    """Time every contender of both paths on IMAGE_PATH; return the path results."""
     with mounted_image(image_path) as image:
         rootfs_bytes = os.path.getsize(image.rootfs_img)
         with mounted_rootfs(image.rootfs_img) as root:
             say("reading the image's tree to check the copies against")
             expected = manifest(root)
     work = tempfile.mkdtemp(prefix="bench-lv-", dir=os.path.dirname(image_path))
-    timings = {}
+    bench = Bench(image_path, work, expected)
+    say("finding the data stretches the write floor writes")
+    bench.stretches = data_stretches(image_path)
+    facts = {"image": f"{image_path} ({format_size(os.path.getsize(image_path))}), "
+                      f"rootfs.img {format_size(rootfs_bytes)}, {len(expected[0])} paths",
+             "data_written_by_floor": format_size(sum(size for _, size in bench.stretches))}
+    deploy = BenchPath("deploy", "rootfs.img onto a fresh LV (install's and update's base)")
+    update = BenchPath("update", "an update's new base and layer vs. imgbased's way")
+    deploy.extra.update(facts)
+    update.extra.update(facts)
     try:
-        for method in METHODS:
-            say(f"{method}: deploying onto a fresh {format_size(LV_SIZE)} sparse LV")
-            timings[method] = measure(method, image_path, work, expected)
-            say(f"{method}: {timings[method][0]:.1f} s, checked")
+        deploy.rounds(rounds, {"block": bench.deployed("block", deploy_block),
+                               "floor-read": bench.read_floor,
+                               "floor-write": bench.write_floor,
+                               "rsync": bench.deployed("rsync", deploy_rsync)})
+        update.rounds(rounds, {"update": bench.deployed("update", update_ours),
+                               "imgbased": bench.deployed("imgbased", update_imgbased)})
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    block = timings["block"][0]
-    methods = {method: {"seconds": round(seconds, 2), "written_bytes": written,
-                        "vs_block": round(seconds / block, 2)}
-               for method, (seconds, written) in timings.items()}
-    return {
-        "bench": "deploy",
-        "image": str(image_path),
-        "image_bytes": os.path.getsize(image_path),
-        "rootfs_bytes": rootfs_bytes,
-        "paths": len(expected[0]),
-        "methods": methods,
-        "rsync_over_block": methods["rsync"]["vs_block"],
-        "tar_over_block": methods["tar"]["vs_block"],
-        "imgbased_over_update": round(timings["imgbased"][0] / timings["update"][0], 2),
-        "min_ratio": MIN_RATIO,
-    }
-
-
-def print_table(result):
-    print(f"image {result['image']}: {format_size(result['image_bytes'])}, "
-          f"rootfs.img {format_size(result['rootfs_bytes'])}, {result['paths']} paths")
-    print(f"{'method':<8}{'seconds':>10}{'written':>14}{'vs block':>10}")
-    for method, figures in result["methods"].items():
-        print(f"{method:<8}{figures['seconds']:>10.2f}"
-              f"{format_size(figures['written_bytes']):>14}{figures['vs_block']:>9.2f}x")
-    print(f"rsync/block = {result['rsync_over_block']:.2f}x, "
-          f"tar/block = {result['tar_over_block']:.2f}x (need rsync/block >= {MIN_RATIO})")
-    print(f"update: imgbased's way (mkfs + tar + new layer UUID) / ovirt-node update's "
-          f"(block + new layer UUID) = {result['imgbased_over_update']:.2f}x")
+    block = deploy.median("block")
+    floor = max(deploy.median("floor-read"), deploy.median("floor-write"))
+    deploy.target(f"block / slower floor <= {FLOOR_FACTOR}",
+                  deploy.ratio("block / slower floor", block / floor), FLOOR_FACTOR)
+    deploy.target(f"rsync / block >= {PEER_RATIO}",
+                  deploy.ratio("rsync / block", deploy.median("rsync") / block),
+                  PEER_RATIO, at_most=False)
+    deploy.ratio("block cpu / wall", deploy.median("block", "cpu") / block)
+    deploy.notes.append("every deployed LV was checked against the image's tree "
+                        "(all paths' metadata, a sample's contents)")
+    update.target(f"imgbased / update >= {PEER_RATIO}",
+                  update.ratio("imgbased / update",
+                               update.median("imgbased") / update.median("update")),
+                  PEER_RATIO, at_most=False)
+    return [deploy.result(), update.result()]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="also write the figures to out/bench.json")
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help=f"alternating rounds (default {ROUNDS})")
     parser.add_argument("--image", default=str(DEFAULT_IMAGE),
                         help=f"node image to deploy, built if missing (default {DEFAULT_IMAGE})")
     parser.add_argument("--tree-mib", type=int, default=TREE_BUDGET // MiB,
@@ -390,19 +440,11 @@ def main():
     image = os.path.abspath(args.image)
     try:
         ensure_image(image, args.tree_mib * MiB, args.rebuild)
-        result = run_bench(image)
+        results = run_bench(image, max(args.rounds, 1))
     except NodeError as error:
         print(f"bench_deploy: {error}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print_table(result)
-    if result["rsync_over_block"] < MIN_RATIO:
-        print(f"bench_deploy: FAIL: the block path is only {result['rsync_over_block']:.2f}x "
-              f"faster than rsync; it must be at least {MIN_RATIO}x", file=sys.stderr)
-        return 1
-    return 0
+    return finish(results, args.json)
 
 
 if __name__ == "__main__":
