@@ -47,7 +47,7 @@ def build_parser(command=None):
 
 
 EXIT_INTERNAL = 70
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def one_line(text):
