@@ -49,9 +49,9 @@ def register(subparsers):
 
 
 def run_validate(args):
-    from org_ovirt_node.ks.reader import handler_for
+    from org_ovirt_node.ks.reader import check_version
     from org_ovirt_node.ks.validate import validate_files
-    handler_for(args.version)  # an unknown version is a usage error, before any file
+    check_version(args.version)  # an unknown version is a usage error, before any file
     report = validate_files(args.files, args.version)
     if args.json:
         print(report.to_json())

@@ -45,13 +45,18 @@ _LINE_PHRASE = re.compile(r"\s*(?:on|at) line (\d+)")
 _UNKNOWN_SECTION = re.compile(r"Potentially unknown section seen at line \d+: (\S+)")
 
 
-def handler_for(version):
-    """A pykickstart handler for VERSION ('RHEL9', 'F41', ...), or NodeError."""
+def check_version(version):
+    """pykickstart's number for VERSION ('RHEL9', 'F41', ...), or NodeError."""
     try:
-        return makeVersion(stringToVersion(version))
+        return stringToVersion(version)
     except KickstartError:
         raise NodeError(f"unknown kickstart version '{version}' (choose from "
                         f"{', '.join(known_versions())})") from None
+
+
+def handler_for(version):
+    """A new pykickstart handler for VERSION, or NodeError."""
+    return makeVersion(check_version(version))
 
 
 def known_versions():
