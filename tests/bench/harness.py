@@ -19,6 +19,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path as FsPath
 
@@ -51,25 +52,36 @@ def timed(function, *args):
     return {"wall": time.monotonic() - start, "cpu": _cpu() - cpu}
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def timed_command(cmd, env=None, **kwargs):
     """Run CMD as a child; return a sample {wall, cpu, peak_mib}; raise if it fails.
 
-    peak_mib is the largest resident set among the child and the processes
-    it waited for.
+    peak_mib is the largest resident set among CMD and the processes it
+    waited for, as GNU time reports it: a child forked from this (large)
+    process would count this process's pages until it execs, so the peak is
+    taken one level down, below time's own small process.
     """
-    start = time.monotonic()
-    process = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, env=env, **kwargs)
-    stderr = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.monotonic() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    process.stderr.close()
-    if process.returncode:
-        tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise RuntimeError(f"{cmd[0]} failed (exit {process.returncode}): {' | '.join(tail)}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-            "peak_mib": usage.ru_maxrss / 1024}
+    with tempfile.NamedTemporaryFile("r", prefix="bench-peak-") as peak_file:
+        wrapped = [GNU_TIME, "-f", "%M", "-o", peak_file.name] if os.path.exists(GNU_TIME) \
+            else []
+        start = time.monotonic()
+        process = subprocess.Popen([str(c) for c in wrapped + list(cmd)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                                   **kwargs)
+        stderr = process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        process.stderr.close()
+        if process.returncode:
+            tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
+            raise RuntimeError(f"{cmd[0]} failed (exit {process.returncode}): "
+                               f"{' | '.join(tail)}")
+        text = peak_file.read().strip().splitlines()
+        peak_kib = int(text[-1]) if text and text[-1].isdigit() else usage.ru_maxrss
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mib": peak_kib / 1024}
 
 
 def spread(values):
