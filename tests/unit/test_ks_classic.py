@@ -5,9 +5,12 @@ a rejected line never leads to findings that contradict it; every version
 works; reading stays linear in the size of the file."""
 
 import codecs
+import json
 import os
 import shlex
 import shutil
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -268,3 +271,25 @@ def test_a_long_post_is_read_once_and_only_matching_lines_are_searched(tmp_path,
     result = found(write(tmp_path, text))
     assert searched == ["nodectl init"]
     assert [f[2] for f in result if CLASSIC in f[3]] == [line_of(text, "nodectl init")]
+
+
+def test_validate_imports_only_the_kickstart_modules(tmp_path):
+    """Startup: `ks validate` loads pykickstart and the ks modules, nothing of
+    the installer, the ISO tools or the UI (the startup goal is measured in
+    tests/bench/bench_ks_validate.py)."""
+    path = write(tmp_path, CLASSIC_KS)
+    probe = ("import json, sys\nfrom org_ovirt_node.cli.main import main\n"
+             f"main(['ks', 'validate', {path!r}])\nprint(json.dumps(sorted(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    modules = set(json.loads(result.stdout.splitlines()[-1]))
+    ours = {m for m in modules if m.startswith("org_ovirt_node.")}
+    allowed = {"org_ovirt_node.ks", "org_ovirt_node.cli", "org_ovirt_node.cli.main",
+               "org_ovirt_node.cli.ks", "org_ovirt_node.constants", "org_ovirt_node.errors",
+               "org_ovirt_node.sizes", "org_ovirt_node.util", "org_ovirt_node.util.safeio",
+               "org_ovirt_node.util.textcheck", "org_ovirt_node.install",
+               "org_ovirt_node.install.options"}
+    unexpected = {m for m in ours if m not in allowed and not (
+        m.startswith("org_ovirt_node.ks.") and m.split(".")[2] not in ("render", "inventory", "pxe"))}
+    assert unexpected == set()
+    assert not modules & {"blivet", "jinja2", "yaml", "gi", "dasbus"}
