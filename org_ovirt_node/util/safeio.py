@@ -235,7 +235,7 @@ def check_input_file(path, what="file", allow_block=False):
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise NodeError(f"{path}: no such {what}") from None
+        raise NodeError(f"{path}: no such file") from None
     except OSError as error:
         raise NodeError(f"{path}: cannot read the {what}: {error.strerror}") from None
     if stat.S_ISREG(st.st_mode) or (allow_block and stat.S_ISBLK(st.st_mode)):
