@@ -161,7 +161,8 @@ def open_output(path, binary=False, encoding="utf-8"):
         if not stat.S_ISREG(st.st_mode):
             raise NodeError(f"{path}: is {_kind(st.st_mode)}; refusing to write to it")
         os.set_blocking(fd, True)
-        os.ftruncate(fd, 0)
+        if st.st_size:              # a new file is empty: ftruncate costs a journal entry
+            os.ftruncate(fd, 0)
     except BaseException:
         os.close(fd)
         raise
