@@ -5,11 +5,13 @@ Text for people (progress on stderr, the result on stdout) or, with
 """
 
 import json
+import sys
 
 from org_ovirt_node.image.build import build_image
 from org_ovirt_node.image.inspect import describe, inspect_image
 from org_ovirt_node.image.squashfs import COMPRESSION_OPTIONS, DEFAULT_COMPRESSION
 from org_ovirt_node.cli.output import reporter_for
+from org_ovirt_node.progress import TextReporter
 from org_ovirt_node.util import safeio
 
 
@@ -63,7 +65,9 @@ def run_build(args):
 def run_inspect(args):
     """`image inspect`."""
     safeio.check_input_file(args.image, "image")
-    info = inspect_image(args.image)
+    # hashing a big image takes a while: its progress goes to stderr (stdout
+    # stays the result alone, JSON or text); Ctrl-C stops it cleanly
+    info = inspect_image(args.image, reporter=TextReporter(sys.stderr))
     if args.json:
         print(json.dumps(info.to_dict(), indent=2, sort_keys=True))
     else:
