@@ -122,6 +122,7 @@ def build_pxe_tree(iso, image, out_dir, base_url, ks=None, cmdline="", rm_args="
         if os.listdir(out_dir) and not force:
             raise NodeError(f"{out_dir} is not empty (use --force to write into it)")
     else:
+        safeio.check_name_length(out_dir)
         safeio.check_output_dir(os.path.dirname(os.path.abspath(out_dir)),
                                 what="folder of the output directory")
     for path, what in ((iso, "ISO"), (image, "image"), (ks, "kickstart")):

@@ -98,6 +98,9 @@ def check_options(options):
         if path:
             safeio.check_input_file(path, what[2:])
             textcheck.check_file_name(what, os.path.basename(path))
+    for path in options.add:
+        if not os.path.isdir(path):
+            safeio.check_input_file(path, "file to add")
     if options.volid is not None:
         if not options.volid:
             raise NodeError("the volume id must not be empty")
