@@ -49,7 +49,7 @@ def register(subparsers):
 
 
 def run_validate(args):
-    from org_ovirt_node.ks.reader import check_version
+    from org_ovirt_node.ks.versions import check_version
     from org_ovirt_node.ks.validate import validate_files
     check_version(args.version)  # an unknown version is a usage error, before any file
     report = validate_files(args.files, args.version)

@@ -28,13 +28,12 @@ from pykickstart import parser as _pykickstart_parser
 from pykickstart.errors import KickstartError
 from pykickstart.parser import KickstartParser, PutBackIterator
 from pykickstart.sections import PackageSection, Section
-from pykickstart.version import makeVersion, stringToVersion, versionMap
 
-from org_ovirt_node.errors import NodeError
 from org_ovirt_node.ks import DEFAULT_VERSION
 from org_ovirt_node.ks.report import ERROR, WARNING
 from org_ovirt_node.ks.section import ADDON_NAME, NodeAddonData
 from org_ovirt_node.ks.source import read_source
+from org_ovirt_node.ks.versions import handler_for, last_with
 from org_ovirt_node.ks.words import linear_split_in
 
 # Add-ons Anaconda commonly ships; other names get a warning, names close to
@@ -42,29 +41,8 @@ from org_ovirt_node.ks.words import linear_split_in
 KNOWN_ADDONS = ("com_redhat_kdump", "com_redhat_oscap", "org_fedora_oscap",
                 "org_fedora_hello_world")
 _LINE_PHRASE = re.compile(r"\s*(?:on|at) line (\d+)")
+_REMOVED = re.compile(r"(\S+) has been removed\.$")
 _UNKNOWN_SECTION = re.compile(r"Potentially unknown section seen at line \d+: (\S+)")
-
-
-def check_version(version):
-    """pykickstart's number for VERSION ('RHEL9', 'F41', ...), or NodeError."""
-    try:
-        return stringToVersion(version)
-    except KickstartError:
-        raise NodeError(f"unknown kickstart version '{version}' (choose from "
-                        f"{', '.join(known_versions())})") from None
-
-
-def handler_for(version):
-    """A new pykickstart handler for VERSION, or NodeError."""
-    return makeVersion(check_version(version))
-
-
-def known_versions():
-    """Every version name this pykickstart knows, oldest first within a family."""
-    def order(name):
-        family = name.rstrip("0123456789")
-        return (family, int(name[len(family):] or 0))
-    return sorted(versionMap, key=order)
 
 
 @dataclass
@@ -184,11 +162,21 @@ class _Parser(KickstartParser):
             fn()
         except KickstartError as error:
             self.errorsCount += 1
-            self.reader.report(ERROR, error.lineno, error.message, failed=True)
+            self.reader.report(ERROR, error.lineno, self._explained(error.message), failed=True)
         except Exception as error:  # pylint: disable=broad-except
             # a stock command choking on odd input is still just a bad line
             self.errorsCount += 1
             self.reader.report(ERROR, None, f"cannot parse this line ({error})", failed=True)
+
+
+    def _explained(self, message):
+        """MESSAGE, and for a removed command the last version that had it."""
+        removed = _REMOVED.match(str(message or ""))
+        older = removed and last_with(removed.group(1), self.handler.version)
+        if not older:
+            return message
+        return (f"{message} It was still valid in {older}: check a kickstart written for "
+                f"that installer with --version {older}")
 
 
 class _Reader:

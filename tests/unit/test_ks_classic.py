@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from org_ovirt_node.ks import VERSION_EXAMPLES
-from org_ovirt_node.ks.reader import known_versions, read_kickstart
+from org_ovirt_node.ks.reader import read_kickstart
+from org_ovirt_node.ks.versions import known_versions
 from org_ovirt_node.ks.report import ERROR, WARNING
 from org_ovirt_node.ks.validate import validate_file
 from org_ovirt_node.ks import scripts
@@ -293,3 +294,11 @@ def test_validate_imports_only_the_kickstart_modules(tmp_path):
         m.startswith("org_ovirt_node.ks.") and m.split(".")[2] not in ("render", "inventory", "pxe"))}
     assert unexpected == set()
     assert not modules & {"blivet", "jinja2", "yaml", "gi", "dasbus"}
+
+
+def test_a_removed_command_names_the_last_version_that_had_it(tmp_path):
+    path = write(tmp_path, "install\nauth --enableshadow --passalgo=sha512\n" + CLASSIC_KS)
+    assert [(f[2], f[3].split(":")[-1].strip()) for f in errors(path, "RHEL10")] == [
+        (1, "check a kickstart written for that installer with --version RHEL8"),
+        (2, "check a kickstart written for that installer with --version RHEL9")]
+    assert errors(path, "RHEL8") == []
