@@ -7,13 +7,13 @@ when the body raises. `mounted_rootfs(img)` does the same for an ext4 image
 """
 
 import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Optional
 
 from org_ovirt_node.constants import ROOTFS_IN_IMAGE
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.util import safeio
 from org_ovirt_node.image.squashfs import read_superblock
 from org_ovirt_node.util.run import run
 
@@ -41,7 +41,7 @@ def loop_mount(source, fstype, options="ro", what=None):
     """Mount file SOURCE read-only on a fresh temporary directory; yield its path."""
     if os.geteuid() != 0:
         raise NodeError(f"{what or source}: reading an image needs root (loop mounts)")
-    mountpoint = tempfile.mkdtemp(prefix="ovirt-node-mnt-")
+    mountpoint = safeio.make_temp_dir("mnt")  # named for this pid: a killed run's is found
     try:
         result = run(["mount", "-t", fstype, "-o", f"loop,{options}", source, mountpoint],
                      check=False)
