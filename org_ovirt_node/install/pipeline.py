@@ -16,8 +16,10 @@ from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image
 from org_ovirt_node.install import bootconfig, bootloader, deploy, disks, layers, rollback, volumes
 from org_ovirt_node.install.layout import schedule_layout
+from org_ovirt_node.install.options import check_dm_name
 from org_ovirt_node.install.storage import execute, open_storage
 from org_ovirt_node.lifecycle import state
+from org_ovirt_node.nvr import NVR
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.util.blkid import fs_uuid
 from org_ovirt_node.util.fstab import FstabEntry
@@ -47,9 +49,10 @@ def make_plan(image_path, options, reporter, check=True):
     """
     options.validate()
     reporter.step("inspect", f"Inspecting image {image_path}")
-    image = inspect_image(image_path)
+    image = inspect_image(image_path, reporter=reporter)
     reporter.info(f"{image.nvr}: {image.os_name} {image.os_version}, kernel "
                   f"{', '.join(image.kernels)}")
+    check_dm_name(options.vg, NVR.parse(image.nvr).layer(999), "layer")
     if options.bootloader:
         bootloader.check_image(image)
     reporter.step("disks", "Checking disks " + ", ".join(options.disks))
