@@ -56,7 +56,7 @@ class ParsedKickstart:
     packages_line: object
     findings: list
     complete: bool
-    failed: dict  # command or section name -> first line pykickstart rejected
+    failed: dict  # command name (ADDON_NAME: our section) -> first line rejected
 
 
 class _Lines(PutBackIterator):
@@ -124,6 +124,7 @@ class _AddonSection(Section):
             try:
                 target.handle_end()
             except KickstartError as error:
+                self.reader.failed.setdefault(ADDON_NAME, error.lineno)
                 if not failed:  # a broken header already explains a missing --image
                     self.reader.report(ERROR, error.lineno, error.message)
 
@@ -132,6 +133,7 @@ class _AddonSection(Section):
             function()
         except KickstartError as error:
             self.failed = True
+            self.reader.failed.setdefault(ADDON_NAME, error.lineno or line_number)
             self.reader.report(ERROR, error.lineno or line_number, error.message)
 
 

@@ -23,8 +23,10 @@ every later base the size of the installed root); the node image is built on
 a 5 GiB root (ovirt-node-ng-image's build kickstart), so a root below
 5120 MiB is refused. Upstream's documentation and CI use 6000 MiB.
 
-Rules never reason from a command pykickstart rejected (its object keeps
-defaults that contradict the line), and absence-based rules ("no /var")
+Rules never reason from a command pykickstart rejected, nor from a section
+with a rejected line (their objects keep defaults that contradict the line:
+`--vg=HostVG --bogus` would otherwise read as the default VG), and
+absence-based rules ("no /var")
 stay silent while part of the file is unknown (a layout command that did not
 parse, an %include not found here). Each finding is at the line of the
 command that causes it.
@@ -67,6 +69,8 @@ class _Context:
         self.layout = read_layout(parsed.handler)
         self.post = post_actions(parsed.handler)
         self.liveimg = _command(self.handler, "liveimg", self.failed)
+        # The section's values are what it says only if every line of it was taken.
+        self.section_known = ADDON_NAME not in self.failed
         self.autopart = _command(self.handler, "autopart", self.failed)
         # Everything about the layout is known: no layout line failed and no
         # %include is missing, so what is absent really is absent.
@@ -151,7 +155,7 @@ def _payload_rules(ctx):
             if "://" not in (liveimg.url or ""):
                 ctx.add(WARNING, liveimg.lineno, f"liveimg --url: {error.message} (a "
                         "placeholder to fill in?)")
-    if not addon.seen or not addon.image_url or "liveimg" in ctx.failed:
+    if not addon.seen or not addon.image_url or "liveimg" in ctx.failed or not ctx.section_known:
         return
     if not liveimg:
         ctx.add(WARNING, addon.header_line, "no liveimg: Anaconda needs a payload in an "
@@ -212,7 +216,7 @@ def _root_rules(ctx):
             ctx.add(ERROR, root.line, "the root must be a thin LV ('logvol / --thin "
                     "--poolname=...'), or 'autopart --type=thinp'")
             continue
-        if addon.seen and (root.vg, root.pool) != (addon.vg, addon.pool):
+        if addon.seen and ctx.section_known and (root.vg, root.pool) != (addon.vg, addon.pool):
             ctx.add(ERROR, root.line, f"the root is in {root.vg}/{root.pool} but the "
                     f"section says --vg={addon.vg} --pool={addon.pool}")
         if root.size is not None and not root.grows and root.size < ROOT_MIN_MIB:
@@ -254,6 +258,8 @@ def _profile_size_rules(ctx):
 
 def _var_rules(ctx):
     addon, layout = ctx.addon, ctx.layout
+    if addon.seen and not ctx.section_known:
+        return  # its volumes are unknown until its lines are fixed
     volumes = addon.volumes if addon.seen else {}
     for mount in layout.mounts:
         if mount.path in volumes and mount.path != "/":

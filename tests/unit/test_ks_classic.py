@@ -23,7 +23,7 @@ from org_ovirt_node.ks.report import ERROR, WARNING
 from org_ovirt_node.ks.validate import validate_file
 from org_ovirt_node.ks import scripts
 from org_ovirt_node.ks.words import split
-from tests.support.kickstarts import CLASSIC_KS, GOOD_KS, with_lines
+from tests.support.kickstarts import CLASSIC_KS, GOOD_KS, IMAGE, with_lines
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "kickstarts",
                         "classic")
@@ -302,3 +302,16 @@ def test_a_removed_command_names_the_last_version_that_had_it(tmp_path):
         (1, "check a kickstart written for that installer with --version RHEL8"),
         (2, "check a kickstart written for that installer with --version RHEL9")]
     assert errors(path, "RHEL8") == []
+
+
+@pytest.mark.parametrize("header_tail,contradiction", [
+    (" --vg=HostVG --bogus", "the section says --vg=onn"),
+    (" --vg=HostVG --volumes=minimal --volumez=x", "/var is not a separate volume"),
+])
+def test_a_rejected_section_line_is_the_only_error(tmp_path, header_tail, contradiction):
+    text = GOOD_KS.replace("volgroup onn pv.1", "volgroup HostVG pv.1") \
+        .replace("--vgname=onn", "--vgname=HostVG").replace("--volume=/var/log:16GiB", "") \
+        .replace(f"--image={IMAGE}", f"--image={IMAGE}{header_tail}")
+    result = errors(write(tmp_path, text))
+    assert [f[2] for f in result] == [line_of(text, "%addon org_ovirt_node")], result
+    assert "unknown option" in result[0][3] and contradiction not in result[0][3]
