@@ -40,6 +40,20 @@ class InstallResult:
                 "default_entry": self.boot_entries[0].entry_id if self.boot_entries else None}
 
 
+class _WithinStep:
+    """REPORTER for work inside the current step: its byte progress is shown,
+    sub-steps are not announced (the install's steps stay as documented)."""
+
+    def __init__(self, reporter):
+        self._reporter = reporter
+
+    def step(self, *_args, **_kwargs):
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._reporter, name)
+
+
 def make_plan(image_path, options, reporter, check=True):
     """Check the image, the options and the disks; return (plan, devices, storage).
 
@@ -49,7 +63,7 @@ def make_plan(image_path, options, reporter, check=True):
     """
     options.validate()
     reporter.step("inspect", f"Inspecting image {image_path}")
-    image = inspect_image(image_path, reporter=reporter)
+    image = inspect_image(image_path, reporter=_WithinStep(reporter))
     reporter.info(f"{image.nvr}: {image.os_name} {image.os_version}, kernel "
                   f"{', '.join(image.kernels)}")
     check_dm_name(options.vg, NVR.parse(image.nvr).layer(999), "layer")
