@@ -24,7 +24,7 @@ from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image import rootfacts
 from org_ovirt_node.install import bootconfig, deploy, layers, volumes
-from org_ovirt_node.install.storage import execute
+from org_ovirt_node.install.storage import execute, no_lvm_log_file
 from org_ovirt_node.lifecycle import state
 from org_ovirt_node.nvr import NVR
 from org_ovirt_node.progress import Reporter
@@ -251,6 +251,7 @@ def create_volumes(vg, pool, sizes, fstype, reporter, undo):
     """
     if not sizes:
         return {}
+    no_lvm_log_file()
     storage = Blivet()
     storage.exclusive_disks = lvm.vg_disks(vg)
     storage.reset()
