@@ -60,6 +60,15 @@ def _error(text):
     print(f"ovirt-node: error: {one_line(text)}", file=sys.stderr)
 
 
+def _clean_stale_temporaries():
+    """Remove what killed runs left in the temp dir; name what cannot go yet."""
+    from org_ovirt_node.util.safeio import clean_stale  # pylint: disable=import-outside-toplevel
+    _, left = clean_stale()
+    for path in left:
+        print(f"ovirt-node: warning: {one_line(path)} was left by a killed run and is still "
+              "mounted: unmount it, then remove it", file=sys.stderr)
+
+
 def main(argv=None):
     """Run the CLI; return the process exit code."""
     for stream in (sys.stdout, sys.stderr):
@@ -70,6 +79,7 @@ def main(argv=None):
     try:
         parser = build_parser(command)
         args = parser.parse_args(argv)
+        _clean_stale_temporaries()
         return args.func(args) or 0
     except NodeError as error:
         _error(error)

@@ -280,3 +280,15 @@ def test_dry_run_cli_leaves_nothing_in_tmp(tmp_path):
     assert {name for name in set(os.listdir("/tmp")) - before
             if name.startswith(("ovirt-node", "lvm", ".ovirt-node"))} == set()
 
+
+
+def test_a_killed_runs_folder_still_mounted_is_named_not_removed(tmp_path, monkeypatch, capsys):
+    stale = tmp_path / f"ovirt-node-mnt-{_dead_pid()}-abc"
+    (stale / "data").mkdir(parents=True)
+    monkeypatch.setattr(safeio, "_has_mount_below", lambda path: path == str(stale))
+    monkeypatch.setattr(safeio.tempfile, "gettempdir", lambda: str(tmp_path))
+    from org_ovirt_node.cli.main import main
+    assert main(["image", "inspect", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert f"ovirt-node: warning: {stale} was left by a killed run" in err
+    assert (stale / "data").is_dir()
