@@ -41,7 +41,7 @@ from org_ovirt_node.ks.words import linear_split_in
 KNOWN_ADDONS = ("com_redhat_kdump", "com_redhat_oscap", "org_fedora_oscap",
                 "org_fedora_hello_world")
 _LINE_PHRASE = re.compile(r"\s*(?:on|at) line (\d+)")
-_REMOVED = re.compile(r"(\S+) has been removed\.$")
+_REMOVED = re.compile(r"(\S+) has been removed\.")
 _UNKNOWN_SECTION = re.compile(r"Potentially unknown section seen at line \d+: (\S+)")
 
 
@@ -105,6 +105,7 @@ class _AddonSection(Section):
         elif not name:
             self.reader.report(ERROR, lineno, "%addon needs an add-on name")
         elif difflib.get_close_matches(name, [ADDON_NAME], n=1, cutoff=0.75):
+            self.reader.failed.setdefault(ADDON_NAME, lineno)  # meant as ours: values unknown
             self.reader.report(ERROR, lineno, f"unknown add-on '{name}'; did you mean "
                                f"{ADDON_NAME}? (Anaconda would silently ignore it)")
         elif name not in KNOWN_ADDONS:
@@ -173,7 +174,7 @@ class _Parser(KickstartParser):
 
     def _explained(self, message):
         """MESSAGE, and for a removed command the last version that had it."""
-        removed = _REMOVED.match(str(message or ""))
+        removed = _REMOVED.fullmatch(str(message or ""))
         older = removed and last_with(removed.group(1), self.handler.version)
         if not older:
             return message

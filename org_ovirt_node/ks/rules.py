@@ -93,7 +93,7 @@ def node_findings(parsed):
     """All node-rule findings for a ParsedKickstart."""
     ctx = _Context(parsed)
     if not ctx.addon.seen and not ctx.liveimg:
-        if "liveimg" not in ctx.failed and not parsed.source.unread_includes:
+        if "liveimg" not in ctx.failed and ctx.section_known and not parsed.source.unread_includes:
             ctx.add(ERROR, 1, f"no node image: add %addon {ADDON_NAME} --image=URL ... %end "
                     "(or the classic 'liveimg --url=...' with 'nodectl init' in %post)")
         return ctx.findings
@@ -115,6 +115,8 @@ def node_findings(parsed):
 
 def _way_rules(ctx):
     init = ctx.post.init
+    if not ctx.section_known and not ctx.addon.seen:
+        return  # a misspelled section was meant to make the layout
     if ctx.addon.seen:
         if init:
             ctx.add(WARNING, init[0], f"%post runs '{init[1]}', but %addon {ADDON_NAME} "
@@ -258,8 +260,8 @@ def _profile_size_rules(ctx):
 
 def _var_rules(ctx):
     addon, layout = ctx.addon, ctx.layout
-    if addon.seen and not ctx.section_known:
-        return  # its volumes are unknown until its lines are fixed
+    if not ctx.section_known:
+        return  # its volumes are unknown until its lines (or its name) are fixed
     volumes = addon.volumes if addon.seen else {}
     for mount in layout.mounts:
         if mount.path in volumes and mount.path != "/":

@@ -315,3 +315,13 @@ def test_a_rejected_section_line_is_the_only_error(tmp_path, header_tail, contra
     result = errors(write(tmp_path, text))
     assert [f[2] for f in result] == [line_of(text, "%addon org_ovirt_node")], result
     assert "unknown option" in result[0][3] and contradiction not in result[0][3]
+
+
+@pytest.mark.parametrize("text", [
+    GOOD_KS.replace("%addon org_ovirt_node", "%addon org_ovirt_nod"),
+    "text\n%addon org_ovirt_nod --image=http://repo.example.com/n.img\n%end\n",
+])
+def test_a_misspelled_section_is_one_error_not_a_missing_one(tmp_path, text):
+    result = found(write(tmp_path, text))
+    assert [f[:3] for f in result] == [(ERROR, "node.ks", line_of(text, "%addon"))], result
+    assert "did you mean org_ovirt_node" in result[0][3]
