@@ -7,17 +7,35 @@ spoke and generating can never disagree. Every value a spoke sets is checked
 with the section's own rules and refused with a NodeError. Both service
 implementations (module.OvirtNodeModule and the Anaconda glue) are
 NodeSettings, so the spokes meet the same rules in and out of the installer.
+Every text they send a spoke is worded for the installer (wording.py).
 """
+
+import functools
 
 from dasbus.signal import Signal
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.install.options import InstallOptions, check_lvm_name
-from org_ovirt_node.ks.section import PROFILES, NodeAddonData, parse_volume
+from org_ovirt_node.ks.section import PROFILES, NodeAddonData, check_mount_point, parse_volume
 from org_ovirt_node.ks.url import check_checksum, parse_image_url
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.service.structures import PlanData, PlannedDeviceData
+from org_ovirt_node.service.wording import installer_text
 from org_ovirt_node.sizes import format_size_exact
+
+# The plan's problem when the installer has no disk chosen yet.
+NO_DISK = "no disk is selected: choose the disks under Installation Destination"
+
+
+def for_spokes(setter):
+    """SETTER's refusals (NodeError) worded for the installer."""
+    @functools.wraps(setter)
+    def checked(*args, **kwargs):
+        try:
+            return setter(*args, **kwargs)
+        except NodeError as error:
+            raise NodeError(installer_text(error.message)) from None
+    return checked
 
 
 class NodeSettings:
@@ -33,12 +51,14 @@ class NodeSettings:
         self.addon = addon
         self.settings_changed.emit()
 
+    @for_spokes
     def set_image(self, url, checksum):
         """Set the image URL and its checksum ("" for none) together."""
         self.addon.image_url = parse_image_url(url).text
         self.addon.checksum = check_checksum(checksum) if checksum else ""
         self.settings_changed.emit()
 
+    @for_spokes
     def set_names(self, vg, pool):
         """Set the volume group and thin pool names."""
         check_lvm_name("volume group", vg)
@@ -48,6 +68,7 @@ class NodeSettings:
         self.addon.vg, self.addon.pool = vg, pool
         self.settings_changed.emit()
 
+    @for_spokes
     def set_volume_profile(self, profile):
         """Choose a profile; its default volumes replace the current ones."""
         if profile not in PROFILES:
@@ -57,8 +78,11 @@ class NodeSettings:
         self.addon.volumes = dict(PROFILES[profile])
         self.settings_changed.emit()
 
+    @for_spokes
     def set_volume_sizes(self, sizes):
         """Replace the separate volumes with SIZES {mount point: bytes}."""
+        for mount in sizes:
+            check_mount_point(mount)
         # Written as in a kickstart ('1MiB', not '1048576B'), so refusals read well.
         checked = dict(parse_volume(f"{mount}:{format_size_exact(size)}")
                        for mount, size in sizes.items())
@@ -76,13 +100,14 @@ class NodeSettings:
         try:
             plan = self._make_plan(list(disks))
         except NodeError as error:
-            data.problems = [error.message]
+            data.problems = [installer_text(error.message)]
             return data
         except Exception as error:  # pylint: disable=broad-except
             # A spoke asking for a layout must get an answer, not a dead call.
             data.problems = [f"cannot compute the layout ({type(error).__name__}: {error})"]
             return data
-        data.nvr, data.layer, data.problems = plan.nvr, plan.layer, plan.problems
+        data.nvr, data.layer = plan.nvr, plan.layer
+        data.problems = [installer_text(problem) for problem in plan.problems]
         data.devices = [_device_data(device) for device in plan.devices]
         return data
 
@@ -93,11 +118,15 @@ class NodeSettings:
         if url.scheme != "file":
             raise NodeError(f"the layout is computed from a local image; a {url.scheme}: "
                             "image is planned once it is fetched")
+        if not disks:
+            raise NodeError(NO_DISK)
+        # Anaconda installs the boot loader, and clears the chosen disks as
+        # its storage settings say: the preview plans onto them as if blank.
         options = InstallOptions(disks=disks, vg=self.addon.vg, pool=self.addon.pool,
                                  profile=self.addon.volume_profile,
                                  volume_sizes=dict(self.addon.volumes),
                                  fstype=self.addon.fstype,
-                                 bootloader=False)  # Anaconda installs the boot loader
+                                 bootloader=False, wipe=True)
         options.validate()
         # Imported here: the pipeline needs blivet, which only planning uses.
         from org_ovirt_node.install.pipeline import make_plan  # pylint: disable=import-outside-toplevel

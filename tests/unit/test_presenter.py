@@ -127,3 +127,23 @@ def test_a_layout_that_does_not_fit_keeps_it_incomplete(service, tmp_path):
     view = presenter.view()
     assert view.problems == plan.problems and "too small" in view.problems[0]
     assert view.complete is False and view.status == "The layout has problems"
+
+
+def test_no_text_the_spoke_shows_names_the_command_line(service, tmp_path):
+    """Through the real service: the layout without a chosen disk, and every
+    refusal, read as installer texts."""
+    from org_ovirt_node.service.settings import NO_DISK  # pylint: disable=import-outside-toplevel
+    from org_ovirt_node.service.wording import names_the_cli  # pylint: disable=import-outside-toplevel
+    image = tmp_path / "node.squashfs"
+    image.write_bytes(b"x")
+    presenter = NodePresenter(service, lambda: [])
+    assert presenter.set_image(f"file://{image}") == ""
+    view = presenter.view()
+    assert view.problems == [NO_DISK]
+    texts = [*view.problems, view.status,
+             presenter.set_volume_size("", "2"), presenter.set_volume_size("/var", "0.1"),
+             presenter.set_volume_size("var", "2"), presenter.set_names("a b", "-c"),
+             presenter.set_profile("huge"), presenter.set_image("nfs:", ""),
+             presenter.set_image(f"file://{image}", "sha256:12"), presenter.remove_volume("/x")]
+    assert all(texts[2:]), texts  # every one of those was refused
+    assert [text for text in texts if names_the_cli(text)] == []
