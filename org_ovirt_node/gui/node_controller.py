@@ -24,8 +24,6 @@ class NodeController:
         self._new_mount, self._new_size = get("newMountEntry"), get("newSizeEntry")
         self._layout = get("layoutStore")
         self._problems, self._message = get("problemsLabel"), get("messageLabel")
-        for name, description in PROFILES:
-            self._profile.append(name, _(description))
         get("applyButton").connect("clicked", self._on_apply)
         self._profile_changed = self._profile.connect("changed", self._on_profile_changed)
         get("sizeRenderer").connect("edited", self._on_size_edited)
@@ -41,6 +39,10 @@ class NodeController:
         self._volume_group.set_text(view.volume_group)
         self._thin_pool.set_text(view.thin_pool)
         with self._profile.handler_block(self._profile_changed):
+            # Filled at each refresh, in the language chosen by then.
+            self._profile.remove_all()
+            for name, description in PROFILES:
+                self._profile.append(name, _(description))
             self._profile.set_active_id(view.profile)
         self._volumes.clear()
         for mount_point, size in view.volumes:

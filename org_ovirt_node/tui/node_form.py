@@ -9,7 +9,7 @@ from simpleline.render.containers import ListColumnContainer
 from simpleline.render.screen import InputState, UIScreen
 from simpleline.render.widgets import EntryWidget, TextWidget
 
-from org_ovirt_node.ui.i18n import N_, _
+from org_ovirt_node.ui.i18n import N_, TranslatedText, _
 from org_ovirt_node.ui.presenter import PROFILES, profile_description
 
 TITLE = N_("oVirt Node installation")
@@ -113,8 +113,11 @@ class NodeTextForm:
 class NodeScreen(UIScreen):
     """The form as a screen of its own: `c` leaves it, `r` reads it again."""
 
+    # Translated when shown (simpleline's window reads _title).
+    title = _title = TranslatedText(TITLE)
+
     def __init__(self, presenter):
-        super().__init__(title=_(TITLE))
+        super().__init__()
         self.form = NodeTextForm(presenter, lambda prompt: self.get_user_input(prompt + ": "))
 
     def refresh(self, args=None):

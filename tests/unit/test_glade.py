@@ -173,3 +173,17 @@ def test_mnemonics_inside_buttons_need_no_widget():
     body = ('<object class="GtkButton" id="b"><child><object class="GtkLabel" id="l">'
             '<property name="use_underline">True</property></object></child></object>')
     assert labels_without_mnemonic_widget(interface(body)) == []
+
+
+@pytest.mark.parametrize("path", GLADE_FILES, ids=os.path.basename)
+def test_glade_file_and_its_spoke_use_the_add_on_domain(path):
+    """As OSCAP's add-on does: the glade's <interface domain> and the spoke's
+    translationDomain name the add-on's own catalog, not Anaconda's."""
+    import ast  # pylint: disable=import-outside-toplevel
+    from org_ovirt_node.ui.i18n import DOMAIN  # pylint: disable=import-outside-toplevel
+    assert etree.parse(path).getroot().get("domain") == DOMAIN
+    module = ast.parse(open(path[:-len(".glade")] + ".py", encoding="utf-8").read())
+    values = {target.id: node.value for node in ast.walk(module) if isinstance(node, ast.Assign)
+              for target in node.targets if isinstance(target, ast.Name)}
+    assert isinstance(values["translationDomain"], ast.Name)
+    assert values["translationDomain"].id == "DOMAIN"

@@ -8,7 +8,7 @@ from pyanaconda.ui.categories.system import SystemCategory
 from pyanaconda.ui.gui.spokes import NormalSpoke
 
 from org_ovirt_node.gui.node_controller import NodeController
-from org_ovirt_node.ui.i18n import N_
+from org_ovirt_node.ui.i18n import DOMAIN, N_, TranslatedText
 from org_ovirt_node.ui.installer import node_presenter
 
 __all__ = ["OvirtNodeSpoke"]
@@ -20,9 +20,12 @@ class OvirtNodeSpoke(NormalSpoke):
     builderObjects = ["ovirtNodeSpokeWindow", "volumeStore", "layoutStore"]
     mainWidgetName = "ovirtNodeSpokeWindow"
     uiFile = "ovirt_node.glade"
+    # The builder translates the glade strings in the add-on's own domain.
+    translationDomain = DOMAIN
     category = SystemCategory
     icon = "drive-harddisk-symbolic"
-    title = N_("_OVIRT NODE")
+    # Read by the hub when it is built, after the language was chosen.
+    title = TranslatedText(N_("_OVIRT NODE"))
 
     @staticmethod
     def get_screen_id():

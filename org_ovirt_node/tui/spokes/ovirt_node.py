@@ -10,6 +10,7 @@ from pyanaconda.ui.tui.tuiobject import Dialog
 from simpleline.render.screen import InputState
 
 from org_ovirt_node.tui.node_form import TITLE, NodeTextForm
+from org_ovirt_node.ui.i18n import TranslatedText
 from org_ovirt_node.ui.installer import node_presenter
 
 __all__ = ["OvirtNodeSpoke"]
@@ -19,6 +20,9 @@ class OvirtNodeSpoke(NormalTUISpoke):
     """Image, volume profile and sizes of the node; done when the layout fits."""
 
     category = SystemCategory
+    # Read in the language chosen by then, wherever Anaconda shows it
+    # (simpleline's window reads _title).
+    title = _title = TranslatedText(TITLE)
 
     @staticmethod
     def get_screen_id():
@@ -27,7 +31,6 @@ class OvirtNodeSpoke(NormalTUISpoke):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.title = TITLE
         self._form = NodeTextForm(node_presenter(), lambda prompt: Dialog(prompt).run())
         self._form.refresh()
 
