@@ -24,6 +24,8 @@ LVM_RESERVED_PARTS = ("_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_imeta",
 # Device-mapper names are "<vg>-<lv>" with every '-' doubled, at most 127 bytes;
 # a thin pool's own devices add the longest suffix ("-tpool", "_tmeta").
 DM_NAME_MAX = 127
+# Swap smaller than this is a typo (a unit missing), not a plan.
+MIN_SWAP_SIZE = 16 << 20
 _DM_SUFFIX = len("-tpool")
 
 
@@ -151,6 +153,9 @@ class InstallOptions:
             raise NodeError("no disk given: name one or more with --disk")
         check_distinct_disks(self.disks)
         self.validate_names()
+        if os.path.lexists(os.path.join("/dev", self.vg)):
+            raise NodeError(f"volume group name '{self.vg}' clashes with /dev/{self.vg}, which "
+                            "already exists (LVM makes /dev/<vg> for a new volume group)")
 
     def validate_names(self):
         """The checks that do not involve disks (adopting an installed root has none)."""
@@ -181,6 +186,8 @@ class InstallOptions:
                             f"{constants.MAX_KEEP}, not {self.keep}")
         if self.root_size and self.root_size < constants.MIN_ROOT_SIZE:
             raise NodeError(f"the root size must be at least {constants.MIN_ROOT_SIZE // GiB} GiB")
+        if 0 < self.swap_size < MIN_SWAP_SIZE:
+            raise NodeError(f"swap must be 0 (none) or at least {MIN_SWAP_SIZE // MiB} MiB")
         if self.root_size > MAX_SIZE or self.swap_size > MAX_SIZE:
             raise NodeError("the root and swap sizes must be at most 8 EiB")
 

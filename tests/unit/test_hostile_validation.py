@@ -293,3 +293,11 @@ def test_a_killed_runs_folder_still_mounted_is_named_not_removed(tmp_path, monke
     err = capsys.readouterr().err
     assert f"ovirt-node: warning: {stale} was left by a killed run" in err
     assert (stale / "data").is_dir()
+
+
+def test_vg_names_clashing_with_dev_and_tiny_swap_are_refused():
+    with pytest.raises(NodeError, match="clashes with /dev/mapper"):
+        InstallOptions(disks=["/dev/vda"], vg="mapper").validate()
+    with pytest.raises(NodeError, match="at least 16 MiB"):
+        InstallOptions(disks=["/dev/vda"], swap_size=512).validate_names()
+    InstallOptions(disks=["/dev/vda"], swap_size=0).validate_names()
