@@ -89,6 +89,20 @@ def check_volume_mount_point(mount_point):
     check_lvm_name("volume LV", constants.volume_lv_name(mount_point), lv=True)
 
 
+def _dev_clash(vg):
+    """True when /dev/VG exists and is not an (active) volume group's folder of links."""
+    path = os.path.join("/dev", vg)
+    if not os.path.lexists(path):
+        return False
+    if os.path.islink(path) or not os.path.isdir(path):
+        return True
+    try:
+        entries = os.listdir(path)
+    except OSError:
+        return True
+    return not entries or not all(os.path.islink(os.path.join(path, name)) for name in entries)
+
+
 def check_distinct_disks(paths):
     """Refuse one disk named twice, through any two paths (symlinks, /dev/disk/by-*)."""
     seen = {}
@@ -153,7 +167,7 @@ class InstallOptions:
             raise NodeError("no disk given: name one or more with --disk")
         check_distinct_disks(self.disks)
         self.validate_names()
-        if os.path.lexists(os.path.join("/dev", self.vg)):
+        if _dev_clash(self.vg):
             raise NodeError(f"volume group name '{self.vg}' clashes with /dev/{self.vg}, which "
                             "already exists (LVM makes /dev/<vg> for a new volume group)")
 
