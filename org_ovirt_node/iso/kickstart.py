@@ -11,7 +11,6 @@ import re
 import shlex
 
 from org_ovirt_node.errors import NodeError
-from org_ovirt_node.ks.render import render_template
 
 ISO_MOUNT = "/run/install/repo"
 _LIVEIMG = re.compile(r"^(\s*)liveimg\b(.*)$")
@@ -68,5 +67,8 @@ def default_kickstart(image_url, sha256):
     on the ISO, the HTTP URL in a PXE tree); the template derives the
     matching `liveimg` from it.
     """
+    # Imported here: Jinja2 and pykickstart are needed only for our own kickstart,
+    # and a remaster with the user's (--ks) stays without them (less memory).
+    from org_ovirt_node.ks.render import render_template
     return render_template("interactive-defaults.ks",
                            {"image_url": image_url, "checksum": f"sha256:{sha256}"})
