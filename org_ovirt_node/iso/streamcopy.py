@@ -13,7 +13,7 @@ import os
 import threading
 
 CHUNK = 1 << 20      # bytes per splice; the pipe holds as much (isofs.PIPE_SIZE)
-WINDOW = 4 << 20     # most bytes mapped at once: mapped pages count in the RSS
+WINDOW = 1 << 20     # most bytes mapped at once: mapped pages count in the RSS
 # maps the pages in one go instead of one fault each; Python 3.10 names it
 POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
