@@ -9,7 +9,6 @@ written for instead of rewriting it.
 
 from pykickstart.base import RemovedCommand
 from pykickstart.errors import KickstartError
-from pykickstart.handlers.control import commandMap
 from pykickstart.version import makeVersion, stringToVersion, versionMap, versionToString
 
 from org_ovirt_node.errors import NodeError
@@ -40,6 +39,9 @@ def handler_for(version):
 def last_with(command, version_number):
     """The newest version before VERSION_NUMBER, in its family (RHEL or
     Fedora), whose `COMMAND` still works; None if there is none."""
+    # Imported here: the command map loads every version's handler module
+    # (as top-level modules named f10 ... rhel11), needed only on this error path.
+    from pykickstart.handlers.control import commandMap  # pylint: disable=import-outside-toplevel
     name = versionToString(version_number, skipDevel=True)
     family = name.rstrip("0123456789")
     older = [other for other in known_versions()
