@@ -75,7 +75,9 @@ anaconda-deps: deps
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@$(PY) -m pip show -q $(filter-out iso639==%,$(ANACONDA_PIP)) iso639 >/dev/null 2>&1 || \
+	@$(PY) -c 'import importlib.metadata as m; \
+		[m.version(p) for p in "$(filter-out iso639==%,$(ANACONDA_PIP))".split()]; \
+		assert m.version("iso639") == "0.1.4"' 2>/dev/null || \
 		$(PY) -m pip install -q $(ANACONDA_PIP)
 
 check-anaconda: anaconda-deps
