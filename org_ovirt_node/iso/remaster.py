@@ -330,27 +330,7 @@ class Remaster:
         self.reporter.step("write", f"Writing {self.options.output}" +
                            (" and its media check sum" if self.options.md5 else ""))
         media_sum = isomd5.MediaSum() if self.options.md5 else None
-        if not os.environ.get("XX_NO_WILLNEED"):
-            _read_ahead(info.path)
         isofs.write(info.path, args, output, self.reporter, "write", total, media_sum)
-
-
-def _read_ahead(path):
-    """Have the kernel read all of PATH into the page cache now, in the background.
-
-    xorriso reads the input in its own small steps while it writes; with the
-    whole read already queued the disk streams at its own speed instead.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _size(path):
