@@ -31,6 +31,7 @@ from org_ovirt_node import dbus_ids
 from org_ovirt_node.ks.section import ADDON_NAME, NodeAddonData
 from org_ovirt_node.service.bus import node_error_rule
 from org_ovirt_node.service.interface import NodeMembers
+from org_ovirt_node.service.kickstart import name_anaconda_lines
 from org_ovirt_node.service.settings import NodeSettings
 from org_ovirt_node.service.task import run_work
 from org_ovirt_node.service.tasks import configure_work, install_work
@@ -110,6 +111,13 @@ class NodeService(NodeSettings, KickstartService):
     @property
     def kickstart_specification(self):
         return NodeKickstartSpecification
+
+    def read_kickstart(self, s):
+        """Anaconda's reading, each message at its true line and naming it
+        (the boss reports every line of the section at its header)."""
+        report = super().read_kickstart(s)
+        name_anaconda_lines(s, report.get_messages())
+        return report
 
     def process_kickstart(self, data):
         section = getattr(data.addons, ADDON_NAME).data

@@ -70,6 +70,40 @@ class LineNames:
         return re.sub(r"\bline (\d+)\b", lambda match: self.name(int(match[1])), message)
 
 
+def anaconda_numbering(text):
+    """{line number Anaconda's parser gives: line of TEXT} for the %addon
+    sections of TEXT. Anaconda's AddonSection numbers a body line as the
+    header's line plus the count of body lines handled so far, and blank and
+    comment lines are never handled, so after one its numbers fall behind."""
+    numbering = {}
+    for start, _header, body in split_sections(text):
+        number = numbering[start] = start
+        for offset, line in enumerate(body, 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                number += 1
+                numbering[number] = start + offset
+    return numbering
+
+
+def name_anaconda_lines(text, messages, files=None):
+    """For the Anaconda glue: put the true line of TEXT in each of MESSAGES
+    (KickstartMessages from Anaconda's parser, numbered as it numbers them)
+    and prefix its text with that line's name, naming the lines it mentions
+    the same way."""
+    numbering = anaconda_numbering(text)
+    names = LineNames(text, candidate_files() if files is None else files)
+
+    def name(match):
+        return names.name(numbering.get(int(match[1]), int(match[1])))
+
+    for message in messages:
+        text_of = re.sub(r"\bline (\d+)\b", name, message.message)
+        if message.line_number:
+            message.line_number = numbering.get(message.line_number, message.line_number)
+            text_of = f"{names.name(message.line_number)}: {text_of}"
+        message.message = text_of
+
+
 def _read(text, files):
     line_count = max(text.count("\n") + (not text.endswith("\n")), 1)
     with tempfile.TemporaryDirectory(prefix="ovirt-node-ks-") as directory:

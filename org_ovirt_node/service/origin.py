@@ -9,8 +9,8 @@ when the message itself names it ("line 8: unknown option --volum").
 
 The module is not told the file. It finds it the way Anaconda does
 (startup_utils.find_kickstart): the `--kickstart`/`--ks` argument of the
-anaconda process it runs under, else /run/install/ks.cfg, plus the files
-those `%include`. A section is located when exactly one place in those files
+running anaconda process, else /run/install/ks.cfg, plus the files those
+`%include`. A section is located when exactly one place in those files
 holds its header words followed by its body lines and `%end`; otherwise
 messages count lines within the section, which is still exact.
 """
@@ -39,21 +39,24 @@ def kickstart_arguments(argv):
     return paths
 
 
-def ancestor_arguments(pid=None, proc="/proc"):
-    """The command lines of the ancestors of PID (default: this process),
-    nearest first; the module runs under dbus-daemon, under anaconda."""
-    pid = os.getppid() if pid is None else pid
+def anaconda_command_lines(proc="/proc"):
+    """The command lines of the anaconda processes running (the installer's
+    UI process, which hands the boss the kickstart). Modules are not its
+    descendants: the bus daemon's activated services are reparented."""
     found = []
-    while pid > 1 and len(found) < 64:
+    try:
+        pids = [name for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
         try:
             with open(f"{proc}/{pid}/cmdline", "rb") as stream:
-                found.append([word.decode("utf-8", "surrogateescape")
-                              for word in stream.read().split(b"\0") if word])
-            with open(f"{proc}/{pid}/stat", "rb") as stream:
-                # "pid (comm) state ppid ...": comm may hold spaces or parentheses.
-                pid = int(stream.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
+                argv = [word.decode("utf-8", "surrogateescape")
+                        for word in stream.read().split(b"\0") if word]
+        except OSError:
+            continue  # gone, or not ours to read
+        if any(os.path.basename(word) in ("anaconda", "anaconda.py") for word in argv[:4]):
+            found.append(argv)
     return found
 
 
@@ -63,7 +66,7 @@ def candidate_files(environ=None):
     paths = []
     if environ.get("OVIRT_NODE_KICKSTART"):
         paths.append(environ["OVIRT_NODE_KICKSTART"])
-    for argv in ancestor_arguments():
+    for argv in anaconda_command_lines():
         paths.extend(kickstart_arguments(argv))
     paths.append(DEFAULT_KICKSTART)
     return paths

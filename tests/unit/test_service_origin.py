@@ -1,12 +1,10 @@
 """Finding the section the boss hands over in the user's kickstart files
 (service.origin), and the line names messages get from it."""
 
-import os
-
 from org_ovirt_node.service.kickstart import read_kickstart_text
 from org_ovirt_node.service.origin import (
     DEFAULT_KICKSTART,
-    ancestor_arguments,
+    anaconda_command_lines,
     kickstart_arguments,
     locate,
 )
@@ -23,17 +21,20 @@ def test_kickstart_arguments_as_anaconda_takes_them():
     assert kickstart_arguments(["dbus-daemon", "--print-address"]) == []
 
 
-def test_ancestors_are_read_from_proc(tmp_path):
-    # 30 (dbus-daemon) under 20 (anaconda) under 1.
-    for pid, parent, argv in ((30, 20, [b"dbus-daemon", b"--nofork"]),
-                              (20, 1, [b"anaconda", b"--kickstart", b"/k s.cfg"])):
+def test_anaconda_processes_are_found_in_proc(tmp_path):
+    for pid, argv in ((20, [b"/usr/bin/python3", b"/usr/bin/anaconda", b"--kickstart",
+                            b"/k s.cfg"]),
+                      (30, [b"dbus-daemon", b"--print-address"]),
+                      (40, [b"bash", b"-c", b"dbus-daemon", b"anaconda", b"--ks"])):
         (tmp_path / str(pid)).mkdir()
         (tmp_path / str(pid) / "cmdline").write_bytes(b"\0".join(argv) + b"\0")
-        (tmp_path / str(pid) / "stat").write_bytes(f"{pid} (a) name) S {parent} 1 1".encode())
-    found = ancestor_arguments(30, proc=str(tmp_path))
-    assert found == [["dbus-daemon", "--nofork"], ["anaconda", "--kickstart", "/k s.cfg"]]
-    assert ancestor_arguments(99, proc=str(tmp_path)) == []
-    assert ancestor_arguments(os.getpid())  # the real /proc
+    (tmp_path / "50").mkdir()  # a process that ended meanwhile
+    (tmp_path / "self").mkdir()
+    found = sorted(anaconda_command_lines(str(tmp_path)))
+    assert found == [["/usr/bin/python3", "/usr/bin/anaconda", "--kickstart", "/k s.cfg"],
+                     ["bash", "-c", "dbus-daemon", "anaconda", "--ks"]]
+    assert [kickstart_arguments(argv) for argv in found] == [["/k s.cfg"], [DEFAULT_KICKSTART]]
+    assert anaconda_command_lines(str(tmp_path / "missing")) == []
 
 
 def test_a_section_in_an_included_file_is_named_with_its_file(tmp_path):
@@ -70,3 +71,24 @@ def test_header_words_are_compared_as_the_boss_joins_them(tmp_path):
     _addon, report = read_kickstart_text(SECTION, [str(kickstart)])
     assert report.error_messages[0].message == (
         "line 4: --volume /var repeats (first on line 3)")
+
+
+def test_anaconda_numbering_is_mapped_to_the_true_lines(tmp_path):
+    """Anaconda's AddonSection skips blank and comment lines but counts only
+    the lines it handles; the glue maps its numbers back (name_anaconda_lines)."""
+    from types import SimpleNamespace  # pylint: disable=import-outside-toplevel
+    from org_ovirt_node.service.kickstart import (  # pylint: disable=import-outside-toplevel
+        anaconda_numbering, name_anaconda_lines)
+    text = ("%addon org_ovirt_node --image=file:///x\n# sizes\n\n--volume=/var:5GiB\n"
+            "--volum=/x\n%end\n%addon org_ovirt_node\n\n--frob\n%end\n")
+    assert anaconda_numbering(text) == {1: 1, 2: 4, 3: 5, 7: 7, 8: 9}
+    kickstart = tmp_path / "ks.cfg"
+    kickstart.write_text("text\n" + text, encoding="utf-8")
+    messages = [SimpleNamespace(line_number=3, message="unknown option --volum=/x"),
+                SimpleNamespace(line_number=8, message="--frob repeats (first on line 2)"),
+                SimpleNamespace(line_number=0, message="a warning")]
+    name_anaconda_lines(text, messages, [str(kickstart)])
+    assert [(m.line_number, m.message) for m in messages] == [
+        (5, "line 6: unknown option --volum=/x"),
+        (9, "line 10: --frob repeats (first on line 5)"),
+        (0, "a warning")]
