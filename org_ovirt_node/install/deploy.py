@@ -76,7 +76,10 @@ def stream_sparse(source, target, reporter, block=DEFAULT_BLOCK, step="deploy",
 
 def squashfs_file(image, size):
     """squashfs.FileBlocks of LiveOS/rootfs.img in IMAGE, or None to read through the mount."""
-    blocks = open_file(image, ROOTFS_IN_IMAGE)
+    try:
+        blocks = open_file(image, ROOTFS_IN_IMAGE)
+    except Exception:  # noqa: B902 - whatever this reader cannot parse, the kernel reads
+        return None
     if blocks is not None and blocks.file_size != size:
         blocks.close()
         raise NodeError(f"{image}: {ROOTFS_IN_IMAGE} is {blocks.file_size} bytes in the image "
@@ -90,7 +93,10 @@ BATCH = 4   # stretches one thread reads in a row: sequential for the kernel's r
 
 def _stretches(source, total, block):
     """Offsets of the BLOCK-sized stretches of SOURCE that must be read, in order."""
-    extents = used_extents(source)
+    try:
+        extents = used_extents(source)
+    except OSError as error:
+        raise NodeError(f"reading the image failed: {error}") from None
     if extents is None:
         return list(range(0, total, block))
     offsets = []
@@ -188,11 +194,11 @@ class _Copier:
         """Run WORK(ARG); an error stops every thread and is raised by run()."""
         try:
             work(arg)
-        except OSError as error:
-            self.failure = self.failure or NodeError(f"copying the image failed: {error}")
-            self.stop.set()
         except NodeError as error:
             self.failure = self.failure or error
+            self.stop.set()
+        except Exception as error:  # noqa: B902 - a decompressor's own error type, too
+            self.failure = self.failure or NodeError(f"copying the image failed: {error}")
             self.stop.set()
         finally:
             self.done.put("reader" if work == self._read else "writer")

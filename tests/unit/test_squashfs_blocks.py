@@ -65,3 +65,22 @@ def test_stream_through_blocks_equals_through_the_mount(tmp_path):
             outputs.append(target.read_bytes())
     assert outputs[0] == outputs[1]
     assert outputs[0][:len(content)] == content
+
+
+def test_corrupt_block_fails_the_copy(tmp_path):
+    """A block that does not decompress stops the copy with a NodeError; nothing is skipped."""
+    from org_ovirt_node.errors import NodeError
+    image, _ = make_image(tmp_path, "gzip", tail=False)
+    with mounted_image(image) as mounted:
+        with open_file(image, "LiveOS/rootfs.img") as blocks:
+            position, stored = blocks.positions[1]        # all "A": a compressed block
+            assert stored and not stored & (1 << 24)
+        target = tmp_path / "lv"
+        with open(target, "wb") as handle:
+            handle.truncate(8 * MiB)
+        with open(image, "r+b") as handle:                # after the mount read the superblock
+            handle.seek(position)
+            handle.write(b"\xff" * 64)
+        with pytest.raises(NodeError, match="copying the image failed|does not decompress"):
+            stream_sparse(mounted.rootfs_img, str(target), RecordingReporter(),
+                          block=64 * KiB, squashfs=mounted.source)
