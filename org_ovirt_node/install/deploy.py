@@ -2,10 +2,14 @@
 
 The fast path copies LiveOS/rootfs.img block-wise and writes only the blocks
 that hold data: on a fresh thin LV unwritten blocks read as zeros, so the LV
-stays thin and the copy costs what the filesystem uses, not its size. Blocks
-are as large as the pool's chunk (or a multiple), so a written chunk is always
-written whole and nothing depends on whether the pool zeroes new chunks.
-A plain-tree image is copied file-wise onto a new ext4 instead.
+stays thin and the copy costs what the filesystem uses, not its size. Only
+the stretches the ext4 block bitmaps mark in use are read at all, by several
+threads at different offsets that decompress the squashfs blocks themselves
+(the kernel may have one decompressor for all readers), while writer threads
+write them with O_DIRECT. Stretches are as large as the pool's chunk (or a
+multiple), so a written chunk is always written whole and nothing depends on
+whether the pool zeroes new chunks. A plain-tree image is copied file-wise
+onto a new ext4 instead.
 """
 
 import mmap
