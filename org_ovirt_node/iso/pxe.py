@@ -118,6 +118,8 @@ def build_pxe_tree(iso, image, out_dir, base_url, ks=None, cmdline="", rm_args="
         textcheck.check_file_name("--ks", os.path.basename(ks))
     textcheck.check_file_name("--image", os.path.basename(image))
     safeio.check_name_length(os.path.join(out_dir, os.path.basename(image) + ".sha256"))
+    if not out_dir:
+        raise NodeError("the output directory name is empty")
     if os.path.lexists(out_dir):
         safeio.check_output_dir(out_dir)
         if os.listdir(out_dir) and not force:

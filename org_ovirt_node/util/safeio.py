@@ -75,7 +75,9 @@ def check_output_dir(directory, create=False, what="output directory"):
     Returns the directory as given. A symlinked folder the user named is fine
     (they chose it); a folder under /proc, /sys or /dev is not.
     """
-    directory = os.fspath(directory) if directory else "."
+    directory = os.fspath(directory) if directory is not None else "."
+    if not directory:
+        raise NodeError(f"the {what} name is empty")
     if "\0" in directory:
         raise NodeError(f"{directory!r}: a path cannot hold a NUL character")
     tree = _in_virtual_tree(directory)
