@@ -46,6 +46,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -327,9 +328,27 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def check_copy(method, expected, device):
+@contextmanager
+def mounted_here(device, directory):
+    """DEVICE mounted read-only on a new folder in DIRECTORY (not /tmp, where other
+    programs may walk in and keep it busy); the unmount is retried."""
+    target = tempfile.mkdtemp(prefix="check-", dir=directory)
+    run(["mount", "-o", "ro", device, target])
+    try:
+        yield target
+    finally:
+        for attempt in range(10):
+            if run(["umount", target], check=False).returncode == 0:
+                break
+            time.sleep(0.5)
+        else:
+            run(["umount", "-l", target])
+        os.rmdir(target)
+
+
+def check_copy(method, expected, device, directory):
     """NodeError unless the tree on DEVICE matches EXPECTED (a manifest)."""
-    with mounted(device, options="ro") as target:
+    with mounted_here(device, directory) as target:
         entries, sample = manifest(target)
     want_entries, want_sample = expected
     missing = sorted(set(want_entries) - set(entries))
@@ -361,7 +380,7 @@ class Bench:
                 with mounted_image(self.image_path) as image:
                     sample = timed(function, image, device)
                 sample["written_bytes"] = os.stat(backing).st_blocks * 512
-                check_copy(method, self.expected, device)
+                check_copy(method, self.expected, device, self.work)
             return sample
         return run_once
 
