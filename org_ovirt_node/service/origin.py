@@ -9,8 +9,9 @@ when the message itself names it ("line 8: unknown option --volum").
 
 The module is not told the file. It finds it the way Anaconda does
 (startup_utils.find_kickstart): the `--kickstart`/`--ks` argument of the
-running anaconda process, else /run/install/ks.cfg, plus the files those
-`%include`. A section is located when exactly one place in those files
+running anaconda process, else /run/install/ks.cfg, else its
+interactive-defaults.ks, plus the files those `%include`
+(OVIRT_NODE_KICKSTART names one more first: tests, other installers). A section is located when exactly one place in those files
 holds its header words followed by its body lines and `%end`; otherwise
 messages count lines within the section, which is still exact.
 """
@@ -20,22 +21,25 @@ import shlex
 
 # Where dracut (inst.ks=...) and OEMDRV leave the kickstart Anaconda reads.
 DEFAULT_KICKSTART = "/run/install/ks.cfg"
+# What Anaconda reads when it is given no kickstart.
+INTERACTIVE_DEFAULTS = "/usr/share/anaconda/interactive-defaults.ks"
 # Files larger than this are not searched (a kickstart is a few KiB).
 MAX_FILE_SIZE = 4 * 1024 * 1024
 MAX_INCLUDE_FILES = 32
 
 
 def kickstart_arguments(argv):
-    """The kickstart paths an anaconda command line ARGV names."""
+    """The kickstart paths an anaconda command line ARGV names: `--kickstart
+    PATH` or `--kickstart=PATH`, and `--ks`, which takes no value and means
+    /run/install/ks.cfg (pyanaconda.argument_parsing)."""
     paths = []
     for index, word in enumerate(argv):
-        for option in ("--kickstart", "--ks"):
-            if word == option and index + 1 < len(argv) and not argv[index + 1].startswith("-"):
-                paths.append(argv[index + 1])
-            elif word.startswith(option + "="):
-                paths.append(word[len(option) + 1:])
-        if word == "--ks" and (index + 1 == len(argv) or argv[index + 1].startswith("-")):
-            paths.append(DEFAULT_KICKSTART)  # anaconda's --ks without a value
+        if word == "--kickstart" and index + 1 < len(argv):
+            paths.append(argv[index + 1])
+        elif word.startswith("--kickstart="):
+            paths.append(word[len("--kickstart="):])
+        elif word == "--ks":
+            paths.append(DEFAULT_KICKSTART)
     return paths
 
 
@@ -68,7 +72,7 @@ def candidate_files(environ=None):
         paths.append(environ["OVIRT_NODE_KICKSTART"])
     for argv in anaconda_command_lines():
         paths.extend(kickstart_arguments(argv))
-    paths.append(DEFAULT_KICKSTART)
+    paths += [DEFAULT_KICKSTART, INTERACTIVE_DEFAULTS]
     return paths
 
 

@@ -18,6 +18,8 @@ def test_kickstart_arguments_as_anaconda_takes_them():
     assert kickstart_arguments(["anaconda", "--kickstart=/b.ks"]) == ["/b.ks"]
     assert kickstart_arguments(["anaconda", "--ks"]) == [DEFAULT_KICKSTART]
     assert kickstart_arguments(["anaconda", "--ks", "--text"]) == [DEFAULT_KICKSTART]
+    # --ks takes no value: what follows is another argument.
+    assert kickstart_arguments(["anaconda", "--ks", "/x.ks"]) == [DEFAULT_KICKSTART]
     assert kickstart_arguments(["dbus-daemon", "--print-address"]) == []
 
 
