@@ -4,6 +4,8 @@ NodePresenter talks to the add-on service through a D-Bus proxy (the same
 calls the installer's spokes make) and turns its answers into a NodeView of
 plain strings, which the text screen and the GTK controller only display.
 Bad input never raises: every setter returns the reason it was refused.
+Every text from the service or the engine passes installer_text on its way
+to a spoke, so none tells the user to type a command-line option.
 """
 
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from dasbus.error import DBusError
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.service.structures import PlanData
+from org_ovirt_node.service.wording import installer_text
 from org_ovirt_node.sizes import format_size, parse_size
 from org_ovirt_node.ui.i18n import N_, _
 
@@ -75,7 +78,7 @@ class NodePresenter:
         view.layout = [LayoutRow(device.role, device.name, format_size(device.size),
                                  device.fstype, device.mount_point, device.parent)
                        for device in plan.devices]
-        view.problems = list(plan.problems)
+        view.problems = [installer_text(problem) for problem in plan.problems]
         view.complete = bool(view.image_url and view.layout and not view.problems)
         view.status = _status(view, plan.nvr)
         return view
@@ -100,7 +103,7 @@ class NodePresenter:
         try:
             size = parse_size(size_text.replace(" ", ""), default_unit="GiB")
         except NodeError as error:
-            return error.message
+            return installer_text(error.message)
         sizes = dict(self._proxy.VolumeSizes)
         sizes[mount_point.strip()] = size
         return self._call(setattr, self._proxy, "VolumeSizes", sizes)
@@ -119,7 +122,7 @@ class NodePresenter:
         try:
             function(*args)
         except DBusError as error:
-            return str(error)
+            return installer_text(str(error))
         return ""
 
 

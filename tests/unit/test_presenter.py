@@ -147,3 +147,21 @@ def test_no_text_the_spoke_shows_names_the_command_line(service, tmp_path):
              presenter.set_image(f"file://{image}", "sha256:12"), presenter.remove_volume("/x")]
     assert all(texts[2:]), texts  # every one of those was refused
     assert [text for text in texts if names_the_cli(text)] == []
+
+
+def test_the_presenter_words_every_text_for_the_installer(service):
+    """Whatever the service or engine says, the spoke never shows a
+    command-line option: the presenter is the one way texts reach a spoke."""
+    from dasbus.error import DBusError  # pylint: disable=import-outside-toplevel
+    from org_ovirt_node.service.wording import names_the_cli  # pylint: disable=import-outside-toplevel
+
+    class CliWordedService(PlannedService):
+        def SetNames(self, *_args):  # pylint: disable=invalid-name
+            raise DBusError("the name is taken; pick another with --vg")
+
+    plan = PlanData()
+    plan.problems = ["disk /dev/vda is not blank: it holds gpt; pass --wipe to erase it"]
+    presenter = NodePresenter(CliWordedService(service, plan), lambda: ["/dev/vda"])
+    assert presenter.view().problems == ["disk /dev/vda is not blank: it holds gpt"]
+    assert presenter.set_names("onn", "pool00") == "the name is taken"
+    assert not names_the_cli(presenter.set_volume_size("/var", "--5"))
