@@ -20,6 +20,7 @@ Every refusal is a NodeError: one line, naming the path and what is wrong.
 """
 
 import errno
+import functools
 import os
 import re
 import shutil
@@ -47,21 +48,35 @@ def _kind(mode):
 
 
 def _in_virtual_tree(path):
-    real = os.path.realpath(path)
+    """The kernel tree PATH lies in (its folder resolved; a link at PATH itself is never
+    followed by open_output), or None."""
+    head, tail = os.path.split(os.path.abspath(path))
+    real = os.path.join(_real_dir(head), tail) if tail else _real_dir(head)
     for tree in _VIRTUAL_TREES:
         if real == tree or real.startswith(tree + "/"):
             return tree
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _real_dir(directory):
+    """realpath of DIRECTORY, cached: a fleet's thousands of outputs share one folder."""
+    return os.path.realpath(directory)
+
+
+@functools.lru_cache(maxsize=64)
+def _name_max(directory):
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
 def check_name_length(path):
     """Refuse a path whose last component or whole length the filesystem cannot hold."""
     name = os.path.basename(os.path.normpath(path))
     directory = os.path.dirname(os.path.abspath(path)) or "/"
-    try:
-        name_max = os.pathconf(directory, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        name_max = 255
+    name_max = _name_max(directory)
     if len(os.fsencode(name)) > name_max:
         raise NodeError(f"{path}: the file name is {len(os.fsencode(name))} bytes long; "
                         f"the filesystem allows at most {name_max}")
