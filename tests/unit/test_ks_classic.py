@@ -64,10 +64,12 @@ def write(tmp_path, text, name="node.ks"):
     ("iso-interactive-defaults.ks", [CLASSIC, PROFILE, "no partitioning"]),
     ("docs-placeholder-url.ks", [CLASSIC, "a placeholder to fill in?"]),
     ("relative/main.ks", [CLASSIC]),
+    ("foreman-rhvh-rhel8.ks@RHEL8", [CLASSIC, PROFILE, "install command has been deprecated"]),
 ])
 def test_public_classic_kickstarts_are_valid_with_explaining_warnings(name, expected):
+    name, _, version = name.partition("@")
     path = os.path.join(FIXTURES, name)
-    result = found(path)
+    result = found(path, version or "RHEL9")
     assert not [f for f in result if f[0] == ERROR], result
     warnings = [f[3] for f in result if f[0] == WARNING]
     for fragment in expected:
