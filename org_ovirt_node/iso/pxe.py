@@ -114,6 +114,7 @@ def build_pxe_tree(iso, image, out_dir, base_url, ks=None, cmdline="", rm_args="
         raise NodeError(f"--base-url {base_url!r} is not an http(s)/ftp/tftp URL a boot "
                         "loader reads as one word")
     textcheck.check_one_line("--title", title)
+    kernel_args(base_url, os.path.basename(ks) if ks else DEFAULT_KS_NAME, cmdline, rm_args)
     if ks:
         textcheck.check_file_name("--ks", os.path.basename(ks))
     textcheck.check_file_name("--image", os.path.basename(image))
