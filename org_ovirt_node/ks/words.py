@@ -20,11 +20,8 @@ _BLANKS = re.compile(r"[ \t\r\n]+")
 _IN_DOUBLE = re.compile(r'[^"\\]+')
 
 
-def split(text, comments=False, posix=True):
-    """The words of TEXT, as shlex.split(TEXT, comments, posix=True) returns them."""
-    if not posix:  # never used by pykickstart; keep the stock behaviour
-        import shlex  # pylint: disable=import-outside-toplevel
-        return shlex.split(text, comments=comments, posix=False)
+def split(text, comments=False):
+    """The words of TEXT, as shlex.split(TEXT, comments) returns them."""
     plain = _PLAIN_NO_COMMENT if comments else _PLAIN
     words, word, i, end = [], None, 0, len(text)
     while i < end:
