@@ -2,7 +2,7 @@
 drive the add-on through Anaconda's own code and print what happened as one
 JSON line. Started by test_anaconda.py; never imported by the test process.
 
-    python drive_anaconda.py ADDONS_DIR GOOD_KS BAD_KS BAD_CHECKSUM_KS
+    python drive_anaconda.py ADDONS_DIR LOCALE_DIR GOOD_KS BAD_KS BAD_CHECKSUM_KS
 
 1. the boss is activated and starts the modules (StartModulesWithTask), which
    D-Bus-activates the add-on through its .service file and start-module;
@@ -12,10 +12,13 @@ JSON line. Started by test_anaconda.py; never imported by the test process.
    helper (sync_run_task), as the installer runs them;
 4. the TUI spoke is collected from ADDONS_DIR by Anaconda's UI collection
    (collect_addon_ui_paths, a TUIHub's categories and spokes), set up by the
-   hub and rendered by simpleline, hub entry and spoke screen.
+   hub and rendered by simpleline, hub entry and spoke screen; then again
+   after the language changed to German (LOCALE_DIR holds the add-on's
+   catalog for it).
 """
 
 import json
+import os
 import sys
 import traceback
 
@@ -58,7 +61,7 @@ def render(widget, width=80):
     return "\n".join(widget.get_lines())
 
 
-def tui(addons_dir):
+def tui(addons_dir, locale_dir):
     from simpleline import App
     from pyanaconda.ui.lib.addons import collect_addon_ui_paths
     from pyanaconda.ui.tui import TextUserInterface
@@ -88,10 +91,20 @@ def tui(addons_dir):
         result["screen"] = render(spoke.window)
         result["title"], result["status"] = spoke.title, spoke.status
         result["completed"] = spoke.completed
+    # The user picks another language after the spokes exist (Anaconda sets
+    # LANG): the hub and the spoke show the add-on's catalog for it.
+    from org_ovirt_node.ui import i18n
+    i18n.LOCALE_DIR = locale_dir
+    os.environ["LANG"] = "de_DE.UTF-8"
+    hub.refresh()
+    result["hub_de"] = render(hub.window)
+    for spoke in spokes:
+        spoke.refresh()
+        result["screen_de"] = render(spoke.window)
     return result
 
 
-def main(addons_dir, good, bad, bad_checksum):
+def main(addons_dir, locale_dir, good, bad, bad_checksum):
     from dasbus.constants import DBUS_FLAG_NONE
     from pyanaconda.core.dbus import DBus
     from pyanaconda.modules.common.constants.services import BOSS
@@ -119,14 +132,14 @@ def main(addons_dir, good, bad, bad_checksum):
     result["bad_checksum"] = report_of(boss, bad_checksum)
     result["configure_bad_checksum"] = run_tasks(DBus, boss.CollectConfigureRuntimeTasks(),
                                                  dbus_ids.SERVICE_NAME)
-    result["tui"] = tui(addons_dir)
+    result["tui"] = tui(addons_dir, locale_dir)
     boss.Quit()
     return result
 
 
 if __name__ == "__main__":
     try:
-        print(json.dumps(main(*sys.argv[1:5])))
+        print(json.dumps(main(*sys.argv[1:6])))
     except Exception:  # pylint: disable=broad-except
         traceback.print_exc()
         sys.exit(1)

@@ -67,6 +67,16 @@ liveimg --url=file:///srv/node.squashfs
 %end
 """
 BAD_CHECKSUM = GOOD.replace("--volumes=minimal", "--volumes=none")
+GERMAN = """\
+msgid ""
+msgstr "Content-Type: text/plain; charset=UTF-8\\n"
+
+msgid "oVirt Node installation"
+msgstr "oVirt-Node-Installation"
+
+msgid "Image URL"
+msgstr "Abbild-URL"
+"""
 
 
 def write(path, text, mode=0o644):
@@ -105,6 +115,17 @@ def anaconda_conf(base, sysroot):
     path = os.path.join(base, "anaconda.conf")
     write(path, text)
     return path
+
+
+def german_catalog(base):
+    """A locale directory with a German catalog of the add-on's domain."""
+    directory = os.path.join(base, "messages")
+    os.makedirs(os.path.join(directory, "de", "LC_MESSAGES"))
+    write(os.path.join(base, "de.po"), GERMAN)
+    subprocess.run(["msgfmt", "-o", os.path.join(directory, "de", "LC_MESSAGES",
+                                                 "org_ovirt_node.mo"),
+                    os.path.join(base, "de.po")], check=True)
+    return directory
 
 
 def private_locale(base):
@@ -159,8 +180,9 @@ def anaconda(tmp_path_factory):
         start_new_session=True)
     try:
         assert daemon.stdout.readline().strip(), "dbus-daemon printed no address"
-        driver = subprocess.run([sys.executable, DRIVER, addons, paths["good"], paths["bad"],
-                                 paths["bad_checksum"]], env=env, cwd=base, text=True,
+        driver = subprocess.run([sys.executable, DRIVER, addons, german_catalog(base),
+                                 paths["good"], paths["bad"], paths["bad_checksum"]],
+                                env=env, cwd=base, text=True,
                                 capture_output=True, timeout=TIMEOUT, check=False)
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
@@ -241,3 +263,10 @@ def test_the_tui_spoke_is_collected_and_rendered(anaconda):
     assert "--disk" not in tui["screen"]
     assert "no disk is selected" in tui["screen"]
     assert tui["completed"] is False and tui["status"] == "The layout has problems"
+
+
+def test_the_spoke_shows_the_language_chosen_after_it_was_loaded(anaconda):
+    tui = anaconda[0]["tui"]
+    assert "oVirt-Node-Installation" in tui["hub_de"]
+    assert tui["screen_de"].startswith("oVirt-Node-Installation\n")
+    assert "1) Abbild-URL" in tui["screen_de"]
