@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from hypothesis import given, settings
@@ -327,3 +328,37 @@ def test_a_misspelled_section_is_one_error_not_a_missing_one(tmp_path, text):
     result = found(write(tmp_path, text))
     assert [f[:3] for f in result] == [(ERROR, "node.ks", line_of(text, "%addon"))], result
     assert "did you mean org_ovirt_node" in result[0][3]
+
+
+_LAYOUT_LINES = st.sampled_from([
+    "autopart --type=thinp", "autopart", "reqpart --add-boot", "reqpart", "part /boot --size=1000",
+    "part /boot --size=1024 --grow", "part pv.01 --size=1 --grow", "part raid.01 --size=100",
+    "raid pv.01 --level=1 --device=md0 raid.01 raid.02", "volgroup HostVG pv.01",
+    "volgroup HostVG pv.02 --bogus", "volgroup Old --useexisting",
+    "logvol none --vgname=HostVG --name=pool --thinpool --size=1 --grow",
+    "logvol / --vgname=HostVG --name=root --thin --poolname=pool --size=5000",
+    "logvol / --vgname=Old --name=root --size=6000 --noformat",
+    "logvol /var --vgname=HostVG --name=var --thin --poolname=nopool --size=4096",
+    "logvol /var/tmp --vgname=HostVG --name=tmp --size=1 --percent=10",
+    "logvol /var --name=var --size=1", "btrfs / --data=0 btrfs.01", "mount /dev/sdb1 /var",
+    "liveimg --url=http://e.com/n.img", "liveimg --url=PLACEHOLDER", "liveimg --bogus",
+    "%post\nnodectl init\n%end", "%post\nimgbase --debug volume --create /var 4G\n%end",
+    "%post --interpreter=/usr/bin/python3\nnodectl init\n%end", "%packages\n@core\n%end",
+    "%include /nonexistent", "%addon org_ovirt_node --image=http://e.com/n.img --vg=HostVG\n%end",
+    "%addon org_ovirt_nod\n%end", "\ufeff", "install",
+])
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(_LAYOUT_LINES, max_size=12), st.sampled_from(["RHEL9", "RHEL7", "F16", "RHEL10"]))
+def test_fuzzed_layouts_never_escape(lines, version):
+    text = "\n".join(lines) + "\n"
+    with tempfile.TemporaryDirectory() as workdir:
+        path = os.path.join(workdir, "fuzz.ks")
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        report = validate_file(path, version)
+    count = text.count("\n") + 1
+    for finding in report.findings:
+        assert isinstance(finding.line, int) and 1 <= finding.line <= count, finding
+        assert "cannot parse this line" not in finding.message, finding
