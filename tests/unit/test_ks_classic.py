@@ -280,7 +280,7 @@ def test_a_long_post_is_read_once_and_only_matching_lines_are_searched(tmp_path,
 def test_validate_imports_only_the_kickstart_modules(tmp_path):
     """Startup: `ks validate` loads pykickstart and the ks modules, nothing of
     the installer, the ISO tools or the UI (the startup goal is measured in
-    tests/bench/bench_ks_validate.py)."""
+    tests/bench/bench_ks_render.py)."""
     path = write(tmp_path, CLASSIC_KS)
     probe = ("import json, sys\nfrom org_ovirt_node.cli.main import main\n"
              f"main(['ks', 'validate', {path!r}])\nprint(json.dumps(sorted(sys.modules)))")
