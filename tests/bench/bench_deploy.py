@@ -457,6 +457,11 @@ def main():
         print("bench_deploy: needs root (loop devices, mounts, drop_caches)", file=sys.stderr)
         return 2
     image = os.path.abspath(args.image)
+    # Mount points in the bench's own folder, not /tmp: programs that walk /tmp
+    # (a VM sharing the host's root, say) kept mounts there busy.
+    scratch = os.path.join(os.path.dirname(image), "tmp")
+    os.makedirs(scratch, exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = scratch
     try:
         ensure_image(image, args.tree_mib * MiB, args.rebuild)
         results = run_bench(image, max(args.rounds, 1))
