@@ -3,19 +3,16 @@
 A remaster's output comes out of xorriso through a pipe (isofs.write), and
 the media check sum must see all of it. copy() moves the bytes into the file
 with splice(2), so they never pass through this process's memory, and a
-second thread hands each newly written stretch to a reader as a view of the
-file's own pages (mmap) - MD5 runs beside the copy and xorriso, on bytes
-still in the page cache, instead of after them on bytes read back.
+second thread reads each newly written stretch back while it is still in the
+page cache, into one reused buffer - MD5 runs beside the copy and xorriso
+instead of after them, and the memory it takes is that one buffer.
 """
 
-import mmap
 import os
 import threading
 
 CHUNK = 1 << 20      # bytes per splice; the pipe holds as much (isofs.PIPE_SIZE)
-WINDOW = 1 << 20     # most bytes mapped at once: mapped pages count in the RSS
-# maps the pages in one go instead of one fault each; Python 3.10 names it
-POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+WINDOW = 1 << 20     # bytes read back at once (the reader's one buffer)
 
 
 def copy(source, out, reader=None, progress=None, every=CHUNK):
@@ -91,23 +88,25 @@ class _Shared:
 
 
 def _read_behind(fd, reader, state):
-    """Give READER each stretch of FD as soon as it is written."""
+    """Give READER each stretch of FD as soon as it is written (page-cache reads)."""
     offset = 0
+    buffer = bytearray(WINDOW)
     try:
-        while True:
-            end = min(state.wait_past(offset), offset + WINDOW)
-            if end == offset:
-                return
-            base = offset - offset % mmap.ALLOCATIONGRANULARITY
-            pages = mmap.mmap(fd, end - base, mmap.MAP_SHARED | POPULATE, mmap.PROT_READ,
-                              offset=base)
-            with pages, memoryview(pages) as view, view[offset - base:] as stretch:
-                try:
-                    reader(stretch)
-                except Exception as error:  # raised again in the copying thread
-                    # dropping its frames drops their views of PAGES, or it could not close
-                    state.failure = error.with_traceback(None)
+        with memoryview(buffer) as whole:
+            while True:
+                end = min(state.wait_past(offset), offset + WINDOW)
+                if end == offset:
                     return
-            offset = end
+                count = os.preadv(fd, [whole[:end - offset]], offset)
+                if count <= 0:
+                    raise OSError(f"the output ends at {offset} bytes, before {end}")
+                with whole[:count] as stretch:
+                    try:
+                        reader(stretch)
+                    except Exception as error:  # raised again in the copying thread
+                        # dropping its frames drops their views of BUFFER
+                        state.failure = error.with_traceback(None)
+                        return
+                offset += count
     except OSError as error:
         state.failure = error
