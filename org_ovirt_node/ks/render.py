@@ -7,7 +7,6 @@ finished NodeAddonData; `{{ node_section }}` writes the section) and
 that URL itself), so no template spells the section by hand.
 """
 
-import json
 import os
 import shlex
 import traceback
@@ -119,101 +118,16 @@ def render_template(name_or_path, context):
     return render(load_template(name_or_path), context)
 
 
-# A fleet this large is rendered by one process per CPU (fork: the template and
-# the hosts are shared, nothing is sent): 10,000 hosts in well under 2 s on 2 CPUs.
-PARALLEL_FROM = 2000
-MAX_WORKERS = 8
-
-
-def render_inventory(name_or_path, hosts, out_dir, workers=None):
-    """Write OUT_DIR/<hostname>.ks for every host; return the paths written.
-
-    Large inventories are split into contiguous shares rendered by WORKERS
-    processes (default: one per CPU from PARALLEL_FROM hosts on). Each share
-    stops at its first error; the error of the first host in inventory order
-    that failed is raised, as a one-process run would raise it.
-    """
+def render_inventory(name_or_path, hosts, out_dir):
+    """Write OUT_DIR/<hostname>.ks for every host; return the paths written."""
     template = load_template(name_or_path)
-    hosts = list(hosts)
-    if workers is None:
-        workers = min(os.cpu_count() or 1, MAX_WORKERS) if len(hosts) >= PARALLEL_FROM else 1
-    workers = max(1, min(workers, len(hosts)))
+    written = []
     with output_errors(out_dir):
         safeio.check_output_dir(out_dir, create=True)
-        if workers == 1:
-            return _render_share(template, hosts, out_dir)
-        return _render_forked(template, hosts, out_dir, workers)
-
-
-def _render_share(template, hosts, out_dir):
-    written = []
-    for host in hosts:
-        text = render(template, {"host": host, "node_section": host.node})
-        written.append(safeio.write_in(out_dir, f"{host.hostname}.ks", text))
+        for host in hosts:
+            text = render(template, {"host": host, "node_section": host.node})
+            written.append(safeio.write_in(out_dir, f"{host.hostname}.ks", text))
     return written
-
-
-def _render_forked(template, hosts, out_dir, workers):
-    """Render contiguous shares of HOSTS in WORKERS - 1 children and this process."""
-    bounds = [len(hosts) * number // workers for number in range(workers + 1)]
-    children = []
-    try:
-        for number in range(1, workers):
-            read_fd, write_fd = os.pipe()
-            pid = os.fork()
-            if pid == 0:                                     # the child
-                os.close(read_fd)
-                _child(template, hosts, out_dir, bounds[number], bounds[number + 1], write_fd)
-            os.close(write_fd)
-            children.append((pid, read_fd, bounds[number]))
-        failures = []
-        try:
-            _render_share(template, hosts[:bounds[1]], out_dir)
-        except (NodeError, OSError) as error:
-            failures.append((0, error))
-    finally:
-        reports = []
-        for pid, read_fd, start in children:
-            with os.fdopen(read_fd, "rb") as stream:
-                reports.append((start, stream.read()))
-            os.waitpid(pid, 0)
-    for start, report in reports:
-        if report:
-            failures.append(_failure(start, report))
-    if failures:
-        raise min(failures, key=lambda failure: failure[0])[1]
-    return [os.path.join(out_dir, f"{host.hostname}.ks") for host in hosts]
-
-
-def _child(template, hosts, out_dir, start, end, write_fd):
-    """Render HOSTS[START:END]; report the first failure on WRITE_FD; never return."""
-    status = 0
-    try:
-        with os.fdopen(write_fd, "wb") as report:
-            for index in range(start, end):
-                try:
-                    _render_share(template, hosts[index:index + 1], out_dir)
-                except NodeError as error:
-                    report.write(json.dumps({"index": index, "message": error.message,
-                                             "where": error.where}).encode())
-                    break
-                except OSError as error:
-                    report.write(json.dumps({"index": index, "errno": error.errno,
-                                             "strerror": error.strerror,
-                                             "filename": error.filename}).encode())
-                    break
-    except BaseException:   # noqa: B902 - a forked child must never return into the caller
-        status = 1
-    finally:
-        os._exit(status)
-
-
-def _failure(start, report):
-    """(host index, exception) from a child's REPORT."""
-    data = json.loads(report)
-    if "errno" in data:
-        return data["index"], OSError(data["errno"], data["strerror"], data["filename"])
-    return data["index"], NodeError(data["message"], where=data["where"])
 
 
 @contextmanager
