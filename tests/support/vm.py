@@ -23,18 +23,20 @@ def guest_kernel():
     return kernels[-1]
 
 
-def vng_command(script_path, disks, workdir, memory="2G", cpu=None):
+def vng_command(script_path, disks, workdir, memory="2G", cpu=None, qemu_options=()):
     """The vng command line that runs SCRIPT_PATH in a VM with DISKS attached.
 
-    CPU, if given, replaces qemu's CPU model (`-cpu max` by default).
+    CPU, if given, replaces qemu's CPU model (`-cpu max` by default);
+    QEMU_OPTIONS are more qemu arguments (no spaces in any of them).
     """
     vng = shutil.which("vng", path=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
     cmd = [vng, "--run", guest_kernel(), "--disable-kvm", "--force-9p", "--memory", memory,
            "--cpus", "2", f"--rwdir={workdir}"]
     for disk in disks:
         cmd += ["--disk", disk]
-    if cpu:
-        cmd.append(f"--qemu-opts=-cpu {cpu}")
+    extra = (["-cpu", cpu] if cpu else []) + list(qemu_options)
+    if extra:
+        cmd.append("--qemu-opts=" + " ".join(extra))
     return cmd + ["--", f"sh {script_path}"]
 
 
@@ -45,6 +47,23 @@ def run_in_vm(script, disks, workdir, env=None, timeout=1800, memory="2G", cpu=N
     and CPU its qemu CPU model (see vng_command).
     Returns the completed process; the VM's console output is in its stdout.
     """
+    with start_vm(script, disks, workdir, env, memory, cpu) as process:
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+            raise subprocess.TimeoutExpired(process.args, timeout, output) from None
+    return subprocess.CompletedProcess(process.args, process.returncode, output)
+
+
+def start_vm(script, disks, workdir, env=None, memory="2G", cpu=None, qemu_options=(),
+             console=subprocess.PIPE):
+    """Start shell SCRIPT in a VM as run_in_vm does, but return the running Popen.
+
+    For tests that talk to the guest while it runs (vmports.py); its console
+    goes to CONSOLE (a pipe by default).
+    """
     exports = {"REPO": REPO, "VENV_BIN": VENV_BIN, "OUT": workdir, **(env or {})}
     header = "".join(f"export {key}='{value}'\n" for key, value in exports.items())
     script_path = os.path.join(workdir, "guest.sh")
@@ -54,9 +73,8 @@ def run_in_vm(script, disks, workdir, env=None, timeout=1800, memory="2G", cpu=N
                      'export PATH="$VENV_BIN:$PATH" LVM_SUPPRESS_FD_WARNINGS=1\n'
                      "modprobe -a dm_thin_pool dm_snapshot loop squashfs\n" + script)
     env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.run(vng_command(script_path, disks, workdir, memory, cpu),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout, check=False, env=env)
+    return subprocess.Popen(vng_command(script_path, disks, workdir, memory, cpu, qemu_options),
+                            stdout=console, stderr=subprocess.STDOUT, text=True, env=env)
 
 
 def sparse_disk(path, size):

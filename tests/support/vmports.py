@@ -1,0 +1,159 @@
+"""Byte streams between the host and a running test VM, over virtio-serial.
+
+Why: a test that drives the guest step by step (a browser on the host, the
+node's Cockpit bridge and CLI in the guest) needs to talk to it while it
+runs, and the VM has no network (qemu's user-mode addresses are off-limits
+here). Each port is a qemu chardev on a host UNIX socket, seen in the guest
+as /dev/virtio-ports/NAME.
+
+Host side: `qemu_options(ports)` for vng, `connect(path)`, `GuestShell`, and
+`python3 vmports.py relay PATH`, which joins its stdin and stdout to a port
+(cockpit-ws's --local-session runs it to reach the bridge in the guest).
+Guest side: `serve(name, handler)` runs HANDLER on each host connection;
+`run_commands` is the handler of the command port (one JSON request per
+line, one JSON answer per line), `exec_on(name, argv)` hands a connection's
+stream to a program (cockpit-bridge) as its stdin and stdout.
+"""
+
+import json
+import os
+import select
+import socket
+import subprocess
+import time
+
+BUS = "onode-ports"
+
+
+def qemu_options(ports):
+    """qemu arguments for PORTS, {name: host socket path}: one bus, a port each."""
+    options = ["-device", f"virtio-serial-pci,id={BUS}"]
+    for index, (name, path) in enumerate(sorted(ports.items())):
+        options += ["-chardev", f"socket,id=onode{index},path={path},server=on,wait=off",
+                    "-device", f"virtserialport,bus={BUS}.0,chardev=onode{index},name={name}"]
+    return options
+
+
+def connect(path, timeout=60):
+    """A socket connected to the VM port whose chardev listens at PATH."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            client.connect(path)
+            return client
+        except OSError:
+            client.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class GuestShell:
+    """Runs commands in the guest through its command port (see run_commands)."""
+
+    def __init__(self, path, timeout=60):
+        self.sock = connect(path, timeout)
+        self.lines = self.sock.makefile("rb")
+
+    def run(self, *argv, check=True, timeout=3600):
+        """Run ARGV in the guest; returns {"rc", "stdout", "stderr"}."""
+        self.sock.sendall(json.dumps({"argv": list(argv), "timeout": timeout}).encode() + b"\n")
+        line = self.lines.readline()
+        if not line:
+            raise RuntimeError(f"the guest closed its command port during {argv}")
+        answer = json.loads(line)
+        if check and answer["rc"] != 0:
+            raise RuntimeError(f"{argv} in the guest: rc {answer['rc']}: {answer['stderr']}")
+        return answer
+
+    def close(self):
+        self.lines.close()
+        self.sock.close()
+
+
+def relay(path):
+    """Copy stdin to the port at PATH and the port to stdout, until either ends."""
+    sock = connect(path)
+    sources = {0: sock.fileno(), sock.fileno(): 1}
+    while True:
+        ready, _, _ = select.select(list(sources), [], [])
+        for source in ready:
+            data = os.read(source, 65536)
+            if not data:
+                return
+            _write_all(sources[source], data)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+# --- guest side
+
+def port_path(name):
+    """The guest's device of port NAME."""
+    return os.path.join("/dev/virtio-ports", name)
+
+
+def _wait_for_host(fd):
+    """Block until the host end is connected (until then poll says POLLHUP).
+
+    A connected host need not send first (a bridge speaks first), so a
+    quiet poll counts as connected.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while any(event & select.POLLHUP for _, event in poller.poll(100)):
+        time.sleep(0.1)
+
+
+def serve(name, handler):
+    """Forever: wait for the host to connect to port NAME, run HANDLER(fd) on it.
+
+    A port can be open once in the guest; it stays open across host
+    connections, and a read returns end-of-file once the host has gone.
+    """
+    fd = os.open(port_path(name), os.O_RDWR)
+    while True:
+        _wait_for_host(fd)
+        handler(fd)
+
+
+def run_commands(fd):
+    """Answer the host's command requests on FD until it disconnects."""
+    with os.fdopen(os.dup(fd), "rb", buffering=0) as stream:
+        pending = b""
+        while True:
+            chunk = stream.read(65536)
+            if not chunk:
+                return
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                request = json.loads(line)
+                try:
+                    done = subprocess.run(request["argv"], stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                          text=True, timeout=request["timeout"], check=False)
+                    answer = {"rc": done.returncode, "stdout": done.stdout,
+                              "stderr": done.stderr}
+                except (OSError, subprocess.TimeoutExpired) as error:
+                    answer = {"rc": 127, "stdout": "", "stderr": str(error)}
+                _write_all(fd, json.dumps(answer).encode() + b"\n")
+
+
+def exec_on(argv, env=None, log=None):
+    """A handler that runs ARGV with the connection as its stdin and stdout."""
+    def handler(fd):
+        subprocess.run(argv, stdin=fd, stdout=fd, stderr=log, env=env, check=False)
+    return handler
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:2] != ["relay"] or len(sys.argv) != 3:
+        sys.exit("usage: vmports.py relay SOCKET")
+    relay(sys.argv[2])
