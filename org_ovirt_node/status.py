@@ -12,7 +12,7 @@ from org_ovirt_node import constants
 from org_ovirt_node.image import rootfacts
 from org_ovirt_node.lifecycle import bootcount
 from org_ovirt_node.lifecycle.state import OS_RELEASE_KEYS
-from org_ovirt_node.lifecycle.node import open_node
+from org_ovirt_node.lifecycle.node import open_node, volume_mount_point
 from org_ovirt_node.nvr import split_layer
 from org_ovirt_node.util import lvm
 
@@ -65,7 +65,6 @@ def node_status(node):
     boot = _boot_state(node)
     entries = node.entries()
     images = node.state().images
-    mount_points = {name: point for point, name in node.volumes().items()}
     status = {"vg": {"name": node.vg, "size": int(vg_row["vg_size"]),
                      "free": int(vg_row["vg_free"])},
               "pool": None, "bases": [], "layers": [], "volumes": [],
@@ -96,7 +95,7 @@ def node_status(node):
                 "entries": [entry.entry_id for entry in mine]})
         elif constants.TAG_VOLUME in tags:
             status["volumes"].append({"name": row["lv_name"],
-                                      "mount_point": mount_points.get(row["lv_name"]),
+                                      "mount_point": volume_mount_point(row["lv_name"]),
                                       "size": int(row["lv_size"]),
                                       "data_percent": _percent(row["data_percent"]),
                                       "path": row["lv_path"]})

@@ -29,6 +29,11 @@ _LV_FIELDS = ["lv_name", "lv_size", "lv_tags", "origin", "pool_lv", "data_percen
               "lv_path", "lv_active"]
 
 
+def volume_mount_point(name):
+    """Where imgbased mounts volume LV NAME: var_log_audit is /var/log/audit."""
+    return "/" + name.replace("_", "/")
+
+
 @dataclass(frozen=True)
 class Entry:
     """One BLS boot entry on /boot, and the layer it boots (img.bootid=)."""
@@ -157,7 +162,7 @@ class Node:
     def volumes(self):
         """{mount point: LV name} of the separate volumes."""
         rows = self._tagged(constants.TAG_VOLUME)
-        return {"/" + row["lv_name"].replace("_", "/"): row["lv_name"] for row in rows}
+        return {volume_mount_point(row["lv_name"]): row["lv_name"] for row in rows}
 
     def lv_path(self, name):
         """The device path of LV NAME."""
