@@ -25,9 +25,10 @@ APT_PACKAGES := \
 
 deps: apt venv
 
-# Installs only the packages that are missing, so a second run is instant.
-apt:
-	@missing=$$(for p in $(APT_PACKAGES); do \
+# $(call apt_install,PACKAGES): installs only the packages that are missing,
+# so a second run is instant.
+define apt_install
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -35,6 +36,10 @@ apt:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+apt:
+	$(call apt_install,$(APT_PACKAGES))
 
 # The venv sees Debian's gi/blockdev/parted bindings; blivet 3.7 is the last
 # release that speaks libblockdev 2.x, which Debian 12 ships.
@@ -61,14 +66,7 @@ ANACONDA_APT := python3-pwquality gir1.2-nm-1.0 python3-systemd libxkbregistry-d
 ANACONDA_PIP := requests-file requests-ftp iso639==0.1.4 langtable xkbregistry productmd pytz
 .PHONY: check-anaconda anaconda-deps
 anaconda-deps: deps
-	@missing=$$(for p in $(ANACONDA_APT); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages:" $$missing; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call apt_install,$(ANACONDA_APT))
 	@$(PY) -c 'import importlib.metadata as m; \
 		[m.version(p) for p in "$(filter-out iso639==%,$(ANACONDA_PIP))".split()]; \
 		assert m.version("iso639") == "0.1.4"' 2>/dev/null || \

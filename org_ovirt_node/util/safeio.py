@@ -93,12 +93,7 @@ def check_output_dir(directory, create=False, what="output directory"):
     directory = os.fspath(directory) if directory is not None else "."
     if not directory:
         raise NodeError(f"the {what} name is empty")
-    if "\0" in directory:
-        raise NodeError(f"{directory!r}: a path cannot hold a NUL character")
-    tree = _in_virtual_tree(directory)
-    if tree:
-        raise NodeError(f"{directory}: refusing to write under {tree}")
-    check_name_length(directory)
+    _check_writable_name(directory)
     try:
         st = os.stat(directory)
     except FileNotFoundError:
@@ -122,6 +117,16 @@ def check_output_dir(directory, create=False, what="output directory"):
     return directory
 
 
+def _check_writable_name(path):
+    """Refuse PATH as a place to write by its name alone: NUL, /proc-like trees, length."""
+    if "\0" in path:
+        raise NodeError(f"{path!r}: a path cannot hold a NUL character")
+    tree = _in_virtual_tree(path)
+    if tree:
+        raise NodeError(f"{path}: refusing to write under {tree}")
+    check_name_length(path)
+
+
 def check_output_file(path, force=False, what="output"):
     """Refuse an output name that is not a regular file or a new name.
 
@@ -131,12 +136,7 @@ def check_output_file(path, force=False, what="output"):
     path = os.fspath(path)
     if not path or path.endswith("/"):
         raise NodeError(f"'{path}': the {what} must name a file, not a directory")
-    if "\0" in path:
-        raise NodeError(f"{path!r}: a path cannot hold a NUL character")
-    tree = _in_virtual_tree(path)
-    if tree:
-        raise NodeError(f"{path}: refusing to write under {tree}")
-    check_name_length(path)
+    _check_writable_name(path)
     check_output_dir(os.path.dirname(os.path.abspath(path)), what=f"folder of the {what}")
     try:
         st = os.lstat(path)

@@ -54,6 +54,17 @@ INVENTORY = textwrap.dedent(f"""\
           vlan: 100
     """)
 
+# The smallest inventory render takes: one host, no checksum or network.
+ONE_HOST_INVENTORY = textwrap.dedent("""\
+    defaults:
+      image_url: http://repo.example.com/node.squashfs
+      disks: [sda]
+      root_password_hash: $6$salt$hash
+    hosts:
+      - hostname: node01.example.com
+        mac: 52:54:00:00:00:01
+    """)
+
 
 def with_lines(path, text):
     """Write TEXT to PATH and return PATH as a string."""

@@ -6,7 +6,6 @@ parsed safely and strictly; non-UTF-8 text is one clear error."""
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -16,16 +15,7 @@ from org_ovirt_node.image import checksum
 from org_ovirt_node.ks import inventory
 from org_ovirt_node.progress import Reporter
 from org_ovirt_node.util import safeio
-
-HOSTS = textwrap.dedent("""\
-    defaults:
-      image_url: http://repo.example.com/node.squashfs
-      disks: [sda]
-      root_password_hash: $6$salt$hash
-    hosts:
-      - hostname: node01.example.com
-        mac: 52:54:00:00:00:01
-    """)
+from tests.support.kickstarts import ONE_HOST_INVENTORY
 
 
 def run_cli(*args, timeout=60):
@@ -55,7 +45,7 @@ def test_fifos_devices_and_folders_are_refused_at_once(tmp_path, command, kind):
     if kind == "fifo":
         os.mkfifo(bad)
     hosts = tmp_path / "hosts.yaml"
-    hosts.write_text(HOSTS)
+    hosts.write_text(ONE_HOST_INVENTORY)
     args = [arg.format(bad=bad, hosts=hosts, out=tmp_path / "out") for arg in command]
     result = run_cli(*args)
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
@@ -164,11 +154,11 @@ def test_duplicate_keys_are_refused_but_merge_keys_work():
     ("{volume: [/var]}", "volume"),
 ])
 def test_section_options_have_strict_types(node, field):
-    text = HOSTS.replace("mac: 52:54:00:00:00:01", f"mac: 52:54:00:00:00:01\n    node: {node}")
+    text = ONE_HOST_INVENTORY.replace("mac: 52:54:00:00:00:01", f"mac: 52:54:00:00:00:01\n    node: {node}")
     with pytest.raises(NodeError, match=f"node.{field}"):
         inventory.parse_inventory(inventory.parse_yaml(text))
     ok = inventory.parse_inventory(inventory.parse_yaml(
-        HOSTS.replace("disks: [sda]", "disks: [sda]\n  node: {noverifyssl: false}")))
+        ONE_HOST_INVENTORY.replace("disks: [sda]", "disks: [sda]\n  node: {noverifyssl: false}")))
     assert ok[0].node.noverifyssl is False
 
 
@@ -176,14 +166,14 @@ def test_section_options_have_strict_types(node, field):
 
 def test_non_utf8_inventory_template_and_kickstart_are_one_error(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_bytes(HOSTS.encode() + b"# caf\xe9\n")
+    bad.write_bytes(ONE_HOST_INVENTORY.encode() + b"# caf\xe9\n")
     with pytest.raises(NodeError, match=r"not UTF-8") as caught:
         inventory.load_inventory(str(bad))
     assert caught.value.where.endswith(":8")
     template = tmp_path / "t.ks"
     template.write_bytes(b"text\n{{ node_section }}\n\xff\n")
     hosts = tmp_path / "hosts.yaml"
-    hosts.write_text(HOSTS)
+    hosts.write_text(ONE_HOST_INVENTORY)
     result = run_cli("ks", "render", str(template), "--inventory", str(hosts), "-o",
                      str(tmp_path / "out"))
     assert "not UTF-8" in assert_one_error(result)
@@ -206,7 +196,7 @@ def test_non_utf8_boot_menu_is_one_error(tmp_path):
 def test_non_utf8_file_names_are_handled(tmp_path):
     out = os.fsencode(tmp_path) + b"/out-\xff"
     hosts = tmp_path / "hosts.yaml"
-    hosts.write_text(HOSTS)
+    hosts.write_text(ONE_HOST_INVENTORY)
     result = subprocess.run([sys.executable, "-m", "org_ovirt_node", "ks", "render",
                              "minimal.ks", "--inventory", str(hosts), "-o", out],
                             capture_output=True, timeout=60, check=False)

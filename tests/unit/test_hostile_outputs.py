@@ -4,23 +4,15 @@ followed; devices, FIFOs, /proc and /sys are refused; folders that are
 missing, files or too long a name give one clear error."""
 
 import os
-import textwrap
 
 import pytest
 
 from org_ovirt_node.cli.main import main
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.util import safeio
+from tests.support.kickstarts import ONE_HOST_INVENTORY
 
-INVENTORY = textwrap.dedent("""\
-    defaults:
-      image_url: http://repo.example.com/node.squashfs
-      disks: [sda]
-      root_password_hash: $6$salt$hash
-    hosts:
-      - hostname: node01.example.com
-        mac: 52:54:00:00:00:01
-    """)
+
 PXE_ARGS = ["--kernel-url", "http://pxe.example.com/vmlinuz",
             "--initrd-url", "http://pxe.example.com/initrd.img",
             "--ks-url", "http://pxe.example.com/ks", "--stage2-url", "http://pxe.example.com/"]
@@ -29,7 +21,7 @@ PXE_ARGS = ["--kernel-url", "http://pxe.example.com/vmlinuz",
 @pytest.fixture
 def inventory(tmp_path):
     path = tmp_path / "hosts.yaml"
-    path.write_text(INVENTORY)
+    path.write_text(ONE_HOST_INVENTORY)
     return str(path)
 
 
