@@ -117,10 +117,12 @@ class _Copier:
 
     A buffer goes from the free pool to a reader, then (unless its stretch is
     all zeros) to a writer, then back to the pool, so reading, the zero check
-    and writing overlap and memory stays at POOL buffers.
+    and writing overlap and memory stays at POOL buffers (fewer, 4 at least,
+    when stretches are large: at most POOL_BYTES in all).
     """
 
     POOL = 16
+    POOL_BYTES = 64 * MiB
     WRITERS = 2
 
     def __init__(self, source, target, block, stretches, reporter, step, total, blocks=None):
@@ -146,7 +148,7 @@ class _Copier:
     def run(self, threads):
         read_fds, buffers = [], []
         try:
-            for _ in range(self.POOL):
+            for _ in range(max(4, min(self.POOL, self.POOL_BYTES // self.block))):
                 buffers.append(mmap.mmap(-1, self.block))   # page-aligned, as O_DIRECT wants
                 self.free.put(buffers[-1])
             with _TargetWriter(self.target) as output:
