@@ -16,6 +16,7 @@ network or the hosts.
 
 import ipaddress
 import re
+import types
 from dataclasses import dataclass
 
 import yaml
@@ -93,60 +94,11 @@ MAX_DEPTH = 32
 MAX_NODES = 1_000_000
 
 
-def _construct_mapping(loader, node, deep=False):
-    """A mapping with every key given once (YAML would keep the last silently)."""
-    seen = {}
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark) from None
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key '{key}' is given twice (first on line {seen[key] + 1})",
-                key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node:
-                        _construct_mapping(loader, node))
-
-
-def _check_shape(text):
-    """Refuse deep nesting and alias bombs by walking YAML's events (no recursion)."""
-    depth, nodes, sizes, stack = 0, 0, {}, []
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.AliasEvent):
-            size = sizes.get(event.anchor, 1)
-            nodes += size
-            for frame in stack:
-                frame[1] += size
-        elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
-            nodes += 1
-            for frame in stack:
-                frame[1] += 1
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise _ShapeError(
-                        f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
-                stack.append([event.anchor, 1])
-            elif event.anchor:
-                sizes[event.anchor] = 1
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-            anchor, size = stack.pop()
-            if anchor:
-                sizes[anchor] = size
-        if nodes > MAX_NODES:
-            raise _ShapeError(
-                f"expands to more than {MAX_NODES} values (aliases)",
-                getattr(event, "start_mark", None))
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MERGE = object()       # the key of a mapping entry that is a merge (<<)
 
 
 class _ShapeError(yaml.YAMLError):
@@ -157,15 +109,191 @@ class _ShapeError(yaml.YAMLError):
         self.problem, self.problem_mark = problem, mark
 
 
+def _resolve(value, implicit, resolvers=_Loader.yaml_implicit_resolvers):
+    """The tag of a scalar without an explicit one (Resolver.resolve, inlined)."""
+    if implicit[0]:
+        for tag, regexp in resolvers.get(value[:1], ()):
+            if regexp.match(value):
+                return tag
+    return _STR_TAG
+
+
+def _scalar(loader, event, tag):
+    """A scalar other than a plain string, built by the safe loader's own constructor."""
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    constructor = loader.yaml_constructors.get(tag, loader.yaml_constructors[None])
+    data = constructor(loader, node)
+    if isinstance(data, types.GeneratorType):      # a collection tag on a scalar: refused
+        data = next(data)
+        for _ in data:
+            pass
+    return data
+
+
+class _Collection:
+    """A mapping or sequence being built, with what the checks need."""
+
+    __slots__ = ("data", "anchor", "start", "mark", "key", "key_line", "seen", "merges")
+
+    def __init__(self, data, anchor, start, mark):
+        self.data, self.anchor, self.start, self.mark = data, anchor, start, mark
+        self.key = self.key_line = self.merges = None
+        self.seen = {} if isinstance(data, dict) else None
+
+
+def _merge_into(frame):
+    """Apply YAML merge keys (<<) the way SafeConstructor.flatten_mapping does."""
+    merged = {}
+    for value, mark in frame.merges:
+        if isinstance(value, dict):
+            merged.update(value)
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            for mapping in reversed(value):
+                merged.update(mapping)
+        else:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", frame.mark,
+                "expected a mapping or list of mappings for merging", mark)
+    # merged keys first, then the mapping's own ones, which win
+    own = dict(frame.data)
+    frame.data.clear()
+    frame.data.update(merged)
+    frame.data.update(own)
+
+
+def _add(frame, value, mark, key_tag=None):
+    """Put VALUE into the collection FRAME (as a key when a mapping waits for one)."""
+    data = frame.data
+    if frame.seen is None:
+        data.append(value)
+        return
+    if frame.key_line is None:
+        if key_tag != _MERGE_TAG:
+            try:
+                hash(value)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value", mark) from None
+            if value in frame.seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{value}' is given twice "
+                    f"(first on line {frame.seen[value] + 1})", mark)
+            frame.seen[value] = mark.line
+        frame.key, frame.key_line = (value if key_tag != _MERGE_TAG else _MERGE), mark.line
+        return
+    if frame.key is _MERGE:
+        if frame.merges is None:
+            frame.merges = []
+        frame.merges.append((value, mark))
+    else:
+        data[frame.key] = value
+    frame.key = frame.key_line = None
+
+
 def parse_yaml(stream):
     """Load YAML text or a stream the way inventories are read (MACs stay strings).
 
-    Safe loader; duplicate keys, nesting deeper than MAX_DEPTH and alias
-    expansion beyond MAX_NODES are refused as yaml.YAMLError.
+    One pass over the safe loader's events (libyaml's when available) builds
+    the data and checks it on the way: duplicate keys, nesting deeper than
+    MAX_DEPTH and alias expansion beyond MAX_NODES are refused as
+    yaml.YAMLError before anything deeper or larger is built. Scalars get the
+    safe loader's types; the only collection tags are !!map and !!seq, and an
+    alias inside its own anchor (recursive data) is refused.
     """
     text = stream if isinstance(stream, (str, bytes)) else stream.read()
-    _check_shape(text)
-    return yaml.load(text, Loader=_Loader)  # nosec: a safe loader
+    loader = _Loader(text)
+    try:
+        return _build(loader)
+    finally:
+        loader.dispose()
+
+
+def _build(loader):  # noqa: C901 - one loop over the events, kept in one place
+    get_event = loader.get_event
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    constructor_error = yaml.constructor.ConstructorError
+    stack, anchors, sizes, building = [], {}, {}, set()
+    nodes, document, document_mark = 0, None, None
+    get_event()                                            # StreamStartEvent
+    while True:
+        event = get_event()
+        if isinstance(event, yaml.StreamEndEvent):
+            return document
+        if document_mark is not None:
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream", document_mark,
+                "but found another document", event.start_mark)
+        document_mark = event.start_mark                  # DocumentStartEvent
+        top = _Collection([], None, 0, None)
+        stack.append(top)
+        while stack:
+            event = get_event()
+            cls = type(event)
+            if cls is scalar_event:
+                nodes += 1
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = _resolve(event.value, event.implicit)
+                frame = stack[-1]
+                if tag == _STR_TAG or tag == _MERGE_TAG and frame.seen is not None \
+                        and frame.key_line is None:
+                    value = event.value
+                else:
+                    value = _scalar(loader, event, tag)
+                if event.anchor is not None:
+                    _anchor(anchors, event, value)
+                _add(frame, value, event.start_mark, tag)
+            elif cls is alias_event:
+                if event.anchor not in anchors:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
+                if event.anchor in building:
+                    raise constructor_error(
+                        None, None, f"alias *{event.anchor} is inside its own anchor "
+                        "(recursive data is refused)", event.start_mark)
+                value = anchors[event.anchor][0]
+                nodes += sizes.get(event.anchor, 1)
+                _add(stack[-1], value, event.start_mark)
+            elif cls is mapping_start or cls is sequence_start:
+                nodes += 1
+                if len(stack) > MAX_DEPTH:
+                    raise _ShapeError(f"nested more than {MAX_DEPTH} levels deep",
+                                      event.start_mark)
+                tag = event.tag
+                wanted = _MAP_TAG if cls is mapping_start else _SEQ_TAG
+                if tag is not None and tag != "!" and tag != wanted:
+                    raise constructor_error(
+                        None, None, f"could not determine a constructor for the tag {tag!r} "
+                        f"on a {'mapping' if cls is mapping_start else 'sequence'}",
+                        event.start_mark)
+                frame = _Collection({} if cls is mapping_start else [], event.anchor,
+                                    nodes - 1, event.start_mark)
+                if event.anchor is not None:
+                    _anchor(anchors, event, frame.data)
+                    building.add(event.anchor)
+                stack.append(frame)
+            elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
+                frame = stack.pop()
+                if frame.merges:
+                    _merge_into(frame)
+                if frame.anchor is not None:
+                    sizes[frame.anchor] = nodes - frame.start
+                    building.discard(frame.anchor)
+                _add(stack[-1], frame.data, frame.mark)
+            else:                                          # DocumentEndEvent
+                document = stack.pop().data[0] if top.data else None
+            if nodes > MAX_NODES:
+                raise _ShapeError(f"expands to more than {MAX_NODES} values (aliases)",
+                                  getattr(event, "start_mark", None))
+
+
+def _anchor(anchors, event, value):
+    if event.anchor in anchors:
+        raise yaml.composer.ComposerError(
+            f"found duplicate anchor {event.anchor!r}; first occurrence",
+            anchors[event.anchor][1], "second occurrence", event.start_mark)
+    anchors[event.anchor] = (value, event.start_mark)
 
 
 def load_inventory(path):

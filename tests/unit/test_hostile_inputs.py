@@ -142,6 +142,35 @@ def test_duplicate_keys_are_refused_but_merge_keys_work():
     assert "given twice" in _yaml_error("hosts:\n  - {mac: a, mac: b}\n")
     doc = inventory.parse_yaml("base: &b {a: 1, c: 3}\nx:\n  <<: *b\n  a: 2\n")
     assert doc["x"] == {"a": 2, "c": 3}
+    assert "given twice" in _yaml_error("x:\n  <<: {a: 1, a: 2}\n")
+    doc = inventory.parse_yaml("p: &p {a: 1}\nq: &q {a: 2, b: 2}\nx: {<<: [*p, *q], c: 3}\n")
+    assert doc["x"] == {"a": 1, "b": 2, "c": 3} and list(doc["x"]) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("a: &r [*r]\n", "recursive"),
+    ("a: &r {b: *r}\n", "recursive"),
+    ("a: &r {<<: *r}\n", "recursive"),
+    ("a: !!set {x, y}\n", "could not determine a constructor"),
+    ("a: !!omap [b: 1]\n", "could not determine a constructor"),
+    ("a: !!map [b]\n", "could not determine a constructor"),
+    ("a: !!python/object/apply:os.system [true]\n", "could not determine a constructor"),
+    ("a: !!python/name:os.system x\n", "could not determine a constructor"),
+    ("a: &x 1\nb: &x 2\n", "second occurrence"),
+    ("a: *nowhere\n", "undefined alias"),
+    ("a: 1\n---\nb: 2\n", "another document"),
+    ("{[a]: 1}\n", "plain value"),
+])
+def test_odd_yaml_is_one_error(text, problem):
+    assert problem in _yaml_error(text)
+
+
+def test_yaml_scalars_keep_the_safe_loaders_types():
+    doc = inventory.parse_yaml("a: !!str 12\nb: 0x1f\nc: yes\nd: ~\ne: 1.5\n"
+                               "f: 52:54:00:00:00:01\ng: ''\nh: &s v\ni: *s\n")
+    assert doc == {"a": "12", "b": 31, "c": True, "d": None, "e": 1.5,
+                   "f": "52:54:00:00:00:01", "g": "", "h": "v", "i": "v"}
+    assert inventory.parse_yaml("") is None and inventory.parse_yaml("- 1\n") == [1]
 
 
 @pytest.mark.parametrize("node, field", [
