@@ -165,15 +165,19 @@ class _Zstd:
         finally:
             del target
         if self.lib.ZSTD_isError(count):
-            raise NodeError("a zstd block of the image does not decompress (corrupt image?)")
+            raise _CorruptBlock()
         return count
+
+
+class _CorruptBlock(Exception):
+    """A data block that does not decompress to at most a block (read_into names it)."""
 
 
 def _python_decompressor(function):
     def decompress(data, out, size):
         plain = function(data)
         if len(plain) > size:
-            raise NodeError("a block of the image decompresses to more than a block")
+            raise _CorruptBlock()
         out[:len(plain)] = plain
         return len(plain)
     return decompress
@@ -249,7 +253,12 @@ class FileBlocks:
                             piece[:length] = data
                             count = length
                         else:
-                            count = self.decompress(data, piece, expect)
+                            try:
+                                count = self.decompress(data, piece, expect)
+                            except (_CorruptBlock, zlib.error, lzma.LZMAError):
+                                raise NodeError(f"{self.image}: the data block at byte "
+                                                f"{position} does not decompress (corrupt "
+                                                "image?)") from None
                         if count != expect:
                             raise NodeError(f"{self.image}: a data block holds {count} "
                                             f"bytes, not {expect} (corrupt image?)")

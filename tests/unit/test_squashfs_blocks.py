@@ -67,10 +67,12 @@ def test_stream_through_blocks_equals_through_the_mount(tmp_path):
     assert outputs[0][:len(content)] == content
 
 
-def test_corrupt_block_fails_the_copy(tmp_path):
-    """A block that does not decompress stops the copy with a NodeError; nothing is skipped."""
+@pytest.mark.parametrize("compression", ["gzip", "xz", "zstd"])
+def test_corrupt_block_fails_the_copy(tmp_path, compression):
+    """A block that does not decompress stops the copy with one error naming the image
+    and the block; nothing is skipped."""
     from org_ovirt_node.errors import NodeError
-    image, _ = make_image(tmp_path, "gzip", tail=False)
+    image, _ = make_image(tmp_path, compression, tail=False)
     with mounted_image(image) as mounted:
         with open_file(image, "LiveOS/rootfs.img") as blocks:
             position, stored = blocks.positions[1]        # all "A": a compressed block
@@ -81,6 +83,7 @@ def test_corrupt_block_fails_the_copy(tmp_path):
         with open(image, "r+b") as handle:                # after the mount read the superblock
             handle.seek(position)
             handle.write(b"\xff" * 64)
-        with pytest.raises(NodeError, match="copying the image failed|does not decompress"):
+        with pytest.raises(NodeError, match=rf"{image}: the data block at byte {position} "
+                                            r"does not decompress \(corrupt image\?\)"):
             stream_sparse(mounted.rootfs_img, str(target), RecordingReporter(),
                           block=64 * KiB, squashfs=mounted.source)
