@@ -4,7 +4,6 @@
 takes the same hex digest, so one file serves people and kickstarts.
 """
 
-import hashlib
 import os
 import re
 
@@ -12,6 +11,23 @@ from org_ovirt_node.errors import NodeError
 from org_ovirt_node.util import safeio, textcheck
 
 CHUNK = 4 << 20
+# Below this size CPython's own SHA-256 costs under 0.1 s and spares the
+# process OpenSSL's libcrypto (about 3.5 MiB); above it OpenSSL's (SHA-NI)
+# is about 5x faster, which matters more.
+SMALL_FILE = 32 << 20
+
+
+def _sha256(size):
+    if size < SMALL_FILE:
+        try:
+            from _sha256 import sha256      # the same sums as hashlib's
+        except ImportError:                 # a CPython built without it
+            from hashlib import sha256
+    else:
+        from hashlib import sha256
+    return sha256()
+
+
 _LINE = re.compile(r"^([0-9a-fA-F]{64})\s+\*?(.+)$")
 
 
@@ -22,10 +38,10 @@ def checksum_path(image):
 
 def sha256_file(path, reporter=None, step="checksum"):
     """Return the hex SHA-256 of PATH, reporting bytes done to REPORTER."""
-    digest = hashlib.sha256()
     done = 0
     with safeio.open_input(path, "image") as stream:
         total = os.fstat(stream.fileno()).st_size
+        digest = _sha256(total)
         while True:
             chunk = stream.read(CHUNK)
             if not chunk:

@@ -145,10 +145,10 @@ F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Python 3.10 names it
 def write(indev, args, output, reporter, step, total, media_sum=None):
     """Have xorriso write the ISO made of INDEV and ARGS into the new file OUTPUT.
 
-    xorriso writes into a pipe that streamcopy moves into OUTPUT, so
-    MEDIA_SUM (an isomd5.MediaSum, or None) sees every byte as it lands and
-    its 512 bytes go into the PVD at the end - the image is never read back,
-    as implantisomd5 would. A pipe also gets the plain mkisofs layout: on a
+    xorriso writes into a pipe that streamcopy moves into OUTPUT, so the
+    media check sum sees every byte as it lands (MEDIA_SUM: isomd5.ReadBehind,
+    called with OUTPUT's fd, or None) and its 512 bytes go into the PVD at the
+    end - the image is not read back after the write, as implantisomd5 would. A pipe also gets the plain mkisofs layout: on a
     regular file xorriso would reserve 64 KiB for adding sessions later.
     Progress is counted in bytes copied against TOTAL, the expected size.
     A failure becomes a NodeError with xorriso's own reason.
@@ -176,11 +176,14 @@ def write(indev, args, output, reporter, step, total, media_sum=None):
     try:
         # a new file: ext4 flushes a truncated-and-rewritten one on close (auto_da_alloc)
         out = os.open(output, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        summer = None
         try:
+            summer = media_sum(out) if media_sum else None
             try:
-                streamcopy.copy(read_fd, out, media_sum.update if media_sum else None,
+                streamcopy.copy(read_fd, out, None,
                                 lambda done: reporter.progress(step, done, total),
-                                every=max(total // 100, 1))
+                                every=max(total // 100, 1),
+                                written=summer.written if summer else None)
             except NodeError:
                 if process.wait() == 0:
                     raise
@@ -189,9 +192,11 @@ def write(indev, args, output, reporter, step, total, media_sum=None):
                 listener.join()
                 reason = problems[-1] if problems else f"exit status {process.returncode}"
                 raise NodeError(f"xorriso could not write the ISO: {reason}")
-            if media_sum:
-                media_sum.implant(out)
+            if summer:
+                summer.implant(out)
         finally:
+            if summer:
+                summer.close()
             os.close(out)
     finally:
         os.close(read_fd)

@@ -16,8 +16,9 @@ the first 3 bytes of the running MD5 - so the fragment sums depend on those
 chunk boundaries, which is why they are kept here exactly.
 """
 
-import hashlib
 import os
+import subprocess
+import sys
 
 from org_ovirt_node.errors import NodeError
 
@@ -38,7 +39,8 @@ class MediaSum:
     """Feed every byte of an ISO in order with update(); then appdata()."""
 
     def __init__(self):
-        self._md5 = hashlib.md5()
+        from hashlib import md5  # OpenSSL's: half again as fast as CPython's own
+        self._md5 = md5()
         self._head = bytearray()   # the first HEAD bytes, kept until the PVD is whole
         self._seen = 0             # bytes summed or passed over so far
         self._end = None           # bytes summed: volume size - SKIPSECTORS sectors
@@ -97,6 +99,82 @@ class MediaSum:
     def implant(self, fd):
         """Write appdata() into the image open for writing as FD."""
         os.pwrite(fd, self.appdata(), APPDATA_OFFSET)
+
+
+class ReadBehind:
+    """MediaSum in a child process that reads the output file behind the writer.
+
+    The writer tells it, through a pipe, how many bytes of the file at FD are
+    written; it reads them back from the page cache and sums them. MD5 runs
+    on the other core, and OpenSSL's libcrypto (about 3.5 MiB) is mapped in
+    that small child (the same interpreter, no site-packages) instead of in
+    this process, whose peak is the larger one.
+    """
+
+    def __init__(self, fd):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from org_ovirt_node.iso.isomd5 import _read_behind; _read_behind(int(sys.argv[2]))")
+        self._process = subprocess.Popen(
+            [sys.executable, "-S", "-c", code, root, str(fd)], pass_fds=(fd,),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def written(self, done):
+        """DONE bytes of the file are written."""
+        try:
+            os.write(self._process.stdin.fileno(), done.to_bytes(8, "big"))
+        except BrokenPipeError:
+            pass  # the child ended early: appdata() says why
+
+    def appdata(self):
+        """The 512 bytes for the PVD, once the child has summed everything written."""
+        if not self._process.stdin.closed:
+            self._process.stdin.close()
+        answer = self._process.stdout.read()
+        status = self._process.wait()
+        if status != 0 or len(answer) != APPDATA_SIZE:
+            raise NodeError(answer.decode("utf-8", "replace").strip()
+                            or f"the media check sum failed (exit status {status})")
+        return answer
+
+    def implant(self, fd):
+        """Write appdata() into the image open for writing as FD."""
+        os.pwrite(fd, self.appdata(), APPDATA_OFFSET)
+
+    def close(self):
+        """Stop the child if it still runs (the write failed or was interrupted)."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout):
+            if not stream.closed:
+                stream.close()
+
+
+def _read_behind(fd, window=CHUNK * 32):
+    """The child of ReadBehind: sum FD up to each 8-byte count read from stdin."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # the writer decides; it kills us
+    media_sum, buffer, seen = MediaSum(), bytearray(window), 0
+    try:
+        with memoryview(buffer) as whole:
+            while True:
+                mark = sys.stdin.buffer.read(8)
+                if len(mark) < 8:
+                    break
+                target = int.from_bytes(mark, "big")
+                while seen < target:
+                    count = os.preadv(fd, [whole[:min(window, target - seen)]], seen)
+                    if count <= 0:
+                        raise NodeError(f"the written ISO ends at {seen} bytes, before {target}")
+                    with whole[:count] as stretch:
+                        media_sum.update(stretch)
+                    seen += count
+        answer = media_sum.appdata()
+    except NodeError as error:
+        sys.stdout.buffer.write(error.message.encode())
+        sys.exit(1)
+    sys.stdout.buffer.write(answer)
 
 
 def fragment_marks(end):

@@ -329,7 +329,7 @@ class Remaster:
         total = os.path.getsize(info.path) + sum(_size(local) for local, _ in maps)
         self.reporter.step("write", f"Writing {self.options.output}" +
                            (" and its media check sum" if self.options.md5 else ""))
-        media_sum = isomd5.MediaSum() if self.options.md5 else None
+        media_sum = isomd5.ReadBehind if self.options.md5 else None
         isofs.write(info.path, args, output, self.reporter, "write", total, media_sum)
 
 

@@ -5,7 +5,9 @@ the media check sum must see all of it. copy() moves the bytes into the file
 with splice(2), so they never pass through this process's memory, and a
 second thread reads each newly written stretch back while it is still in the
 page cache, into one reused buffer - MD5 runs beside the copy and xorriso
-instead of after them, and the memory it takes is that one buffer.
+instead of after them, and the memory it takes is that one buffer. A
+reader in another process (isomd5.ReadBehind, what remaster uses) is told
+instead how far the file is written, and reads it back itself.
 """
 
 import os
@@ -15,13 +17,14 @@ CHUNK = 1 << 20      # bytes per splice; the pipe holds as much (isofs.PIPE_SIZE
 WINDOW = 1 << 20     # bytes read back at once (the reader's one buffer)
 
 
-def copy(source, out, reader=None, progress=None, every=CHUNK):
+def copy(source, out, reader=None, progress=None, every=CHUNK, written=None):
     """Move bytes from the pipe fd SOURCE to the file fd OUT until the pipe ends.
 
     OUT must be open for reading too. READER(memoryview), when given, gets
     every byte written, in order, in a thread of its own; an exception it
     raises is raised here once the copy is over. PROGRESS(bytes done), when
-    given, is called each EVERY bytes. Returns the bytes copied.
+    given, is called each EVERY bytes; WRITTEN(bytes done), when given, after
+    every move (for a reader in another process). Returns the bytes copied.
     """
     state = _Shared()
     worker = None
@@ -38,6 +41,8 @@ def copy(source, out, reader=None, progress=None, every=CHUNK):
                 progress(done + count)
             done += count
             state.publish(done)
+            if written:
+                written(done)
     finally:
         state.publish(done, finished=True)
         if worker:

@@ -18,7 +18,8 @@ import pytest
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.iso import streamcopy
-from org_ovirt_node.iso.isomd5 import APPDATA_OFFSET, APPDATA_SIZE, MediaSum, fragment_marks
+from org_ovirt_node.iso.isomd5 import (APPDATA_OFFSET, APPDATA_SIZE, MediaSum, ReadBehind,
+                                        fragment_marks)
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(t) for t in ("xorriso", "implantisomd5", "checkisomd5")),
@@ -139,3 +140,28 @@ def test_streamcopy_raises_what_the_reader_raised_after_copying_all(tmp_path):
         os.close(out)
         os.close(source)
     assert (tmp_path / "out").read_bytes() == data
+
+
+def _read_behind(tmp_path, data):
+    """Copy DATA through a pipe into a new file with ReadBehind told of each write."""
+    source = piped(data)
+    out = os.open(tmp_path / "out", os.O_RDWR | os.O_CREAT | os.O_EXCL)
+    summer = ReadBehind(out)
+    try:
+        streamcopy.copy(source, out, written=summer.written)
+        return summer.appdata()
+    finally:
+        summer.close()
+        os.close(out)
+        os.close(source)
+
+
+def test_read_behind_child_gives_implantisomd5s_bytes(tmp_path):
+    """The sum taken in a child process that reads the written file back."""
+    iso = plain_iso(tmp_path / "plain.iso", 3_000_000)
+    assert _read_behind(tmp_path, iso.read_bytes()) == reference_appdata(iso, tmp_path)
+
+
+def test_read_behind_child_failures_are_one_error(tmp_path):
+    with pytest.raises(NodeError, match="no primary volume descriptor"):
+        _read_behind(tmp_path, bytes(200_000))
