@@ -93,6 +93,7 @@ bench: deps
 	$(PY) tests/bench/bench_deploy.py --json || status=1; \
 	$(PY) tests/bench/bench_iso_remaster.py --json --keep $(OUT)/bench/iso || status=1; \
 	$(PY) tests/bench/bench_ks_render.py --json || status=1; \
+	$(PY) tests/bench/bench_ks_validate.py --json || status=1; \
 	exit $$status
 
 # The demo node image (a bootable busybox root with Debian's kernel), built by
