@@ -14,6 +14,7 @@ host 7,431 of 10,000 is found before any node boots. Nothing here touches the
 network or the hosts.
 """
 
+import functools
 import ipaddress
 import re
 import types
@@ -23,7 +24,7 @@ import yaml
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.ks.network import Network
 from org_ovirt_node.ks.section import BUILD_OPTIONS, NodeAddonData, build_section
-from org_ovirt_node.ks.url import parse_image_url
+from org_ovirt_node.ks.url import parse_image_url_cached
 from org_ovirt_node.util import safeio
 
 # 10,000 hosts take about 2 MiB; no inventory needs more than this.
@@ -439,7 +440,7 @@ def _parse_network(fields, hostname, mac):
     nameservers = fields.items("network.nameservers", _WORD, source=net)
     for server in nameservers:
         try:
-            ipaddress.ip_address(server)
+            _ip_address(server)
         except ValueError:
             fields.fail("network.nameservers", f"'{server}' is not an IP address")
     slaves, options = (), ""
@@ -465,9 +466,14 @@ def _parse_network(fields, hostname, mac):
 
 def _in_network(address, interface):
     try:
-        return ipaddress.IPv4Address(address) in interface.network
+        return _ipv4_address(address) in interface.network
     except ValueError:
         return False
+
+
+# Hosts share their gateway and name servers: each text is parsed once.
+_ip_address = functools.lru_cache(maxsize=1024)(ipaddress.ip_address)
+_ipv4_address = functools.lru_cache(maxsize=1024)(ipaddress.IPv4Address)
 
 
 def _parse_node(fields):
@@ -479,7 +485,7 @@ def _parse_node(fields):
     _check_keys(options, BUILD_OPTIONS, fields.label, "node.")
     _check_node_types(fields, options)
     try:
-        parse_image_url(image_url)
+        parse_image_url_cached(image_url)
     except NodeError as error:
         fields.fail("image_url", error.message)
     try:

@@ -19,7 +19,7 @@ import jinja2
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.ks import TEMPLATES
 from org_ovirt_node.ks.section import build_section
-from org_ovirt_node.ks.url import LIVEIMG_SCHEMES, parse_image_url
+from org_ovirt_node.ks.url import LIVEIMG_SCHEMES, parse_image_url_cached
 from org_ovirt_node.util import safeio
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "kickstart"
@@ -71,7 +71,7 @@ def load_template(name_or_path):
 
 def liveimg_command(node):
     """The `liveimg` line that gives Anaconda the same image as NODE, or ""."""
-    url = parse_image_url(node.image_url)
+    url = parse_image_url_cached(node.image_url)
     if url.scheme in LIVEIMG_SCHEMES:
         location = url.text
     elif url.scheme == "hd":

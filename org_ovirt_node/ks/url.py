@@ -5,6 +5,7 @@ existing add-ons), so this only checks the shape of a URL and splits it into
 parts the installer later uses to fetch the image.
 """
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -83,6 +84,10 @@ def parse_image_url(text):
     if options and not _NFS_OPTIONS.fullmatch(options):
         raise NodeError(f"'{text}' has malformed NFS options '{options}'")
     return ImageURL(text, scheme, path, host=server, options=options)
+
+
+# A fleet's hosts mostly share one image URL: parse each text once.
+parse_image_url_cached = functools.lru_cache(maxsize=256)(parse_image_url)
 
 
 _CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -75,12 +75,12 @@ def _name_max(directory):
 def check_name_length(path):
     """Refuse a path whose last component or whole length the filesystem cannot hold."""
     name = os.path.basename(os.path.normpath(path))
-    directory = os.path.dirname(os.path.abspath(path)) or "/"
-    name_max = _name_max(directory)
+    absolute = os.path.abspath(path)
+    name_max = _name_max(os.path.dirname(absolute) or "/")
     if len(os.fsencode(name)) > name_max:
         raise NodeError(f"{path}: the file name is {len(os.fsencode(name))} bytes long; "
                         f"the filesystem allows at most {name_max}")
-    if len(os.fsencode(os.path.abspath(path))) >= 4096:
+    if len(os.fsencode(absolute)) >= 4096:
         raise NodeError(f"{path[:64]}...: the path is longer than the system allows")
 
 
