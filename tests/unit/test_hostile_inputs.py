@@ -233,3 +233,12 @@ def test_non_utf8_file_names_are_handled(tmp_path):
     assert b"Traceback" not in result.stderr
     assert os.listdir(out) == [b"node01.example.com.ks"]
     assert safeio.display(out.decode("utf-8", "surrogateescape")).endswith("out-\\xff")
+
+
+def test_large_file_sha256_in_a_child_is_the_same_sum(tmp_path):
+    import hashlib
+    big = tmp_path / "big.img"
+    big.write_bytes(os.urandom(checksum.SMALL_FILE + 12345))
+    reporter = _Interrupting(after=10 ** 6)
+    assert checksum.sha256_file(str(big), reporter) == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert reporter.calls[-1] == (checksum.SMALL_FILE + 12345,) * 2
