@@ -21,7 +21,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from org_ovirt_node.image.build import build_image
 from tests.support.bootprobe import debian_kernel
+from tests.support.images import NVR, make_root_tree
 
 PRODUCT = "Test Linux"
 VERSION = "9.4"
@@ -366,3 +368,10 @@ def build_stock_iso(dest, workdir, *, volid=VOLID, flavour="el9", timeout=1,
     run(cmd)
     run(["implantisomd5", dest])
     return Path(dest)
+
+
+def iso_inputs(base):
+    """In folder BASE, a node image and a stock boot ISO: what remaster and pxe take."""
+    image = str(base / "node.img")
+    build_image(make_root_tree(str(base / "root"), nvr=NVR), image, NVR)
+    return {"iso": str(build_stock_iso(base / "stock.iso", base)), "image": image, "base": base}

@@ -8,9 +8,8 @@ import os
 import pytest
 
 from org_ovirt_node.cli.main import main
-from org_ovirt_node.image.build import build_image
-from tests.support.images import NVR, make_root_tree, needs_root
-from tests.support.stock_iso import build_stock_iso
+from tests.support.images import needs_root
+from tests.support.stock_iso import iso_inputs
 
 pytestmark = needs_root
 BASE = "http://pxe.example.com/node"
@@ -18,10 +17,7 @@ BASE = "http://pxe.example.com/node"
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("hostile-iso")
-    image = str(base / "node.img")
-    build_image(make_root_tree(str(base / "root"), nvr=NVR), image, NVR)
-    return {"iso": str(build_stock_iso(base / "stock.iso", base)), "image": image}
+    return iso_inputs(tmp_path_factory.mktemp("hostile-iso"))
 
 
 @pytest.mark.parametrize("planted", ["vmlinuz", "grub.cfg", "node.img", "node.img.sha256",

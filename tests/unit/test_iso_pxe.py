@@ -7,11 +7,10 @@ import os
 import pytest
 
 from org_ovirt_node.cli.main import main
-from org_ovirt_node.image.build import build_image
 from org_ovirt_node.iso import isofs
 from org_ovirt_node.iso.bootmenus import grub_split
-from tests.support.images import NVR, make_root_tree, needs_root
-from tests.support.stock_iso import build_stock_iso
+from tests.support.images import needs_root
+from tests.support.stock_iso import iso_inputs
 
 pytestmark = needs_root
 BASE = "http://pxe.example.com/node"
@@ -19,10 +18,7 @@ BASE = "http://pxe.example.com/node"
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("pxe")
-    image = str(base / "node.img")
-    build_image(make_root_tree(str(base / "root"), nvr=NVR), image, NVR)
-    return {"iso": str(build_stock_iso(base / "stock.iso", base)), "image": image, "base": base}
+    return iso_inputs(tmp_path_factory.mktemp("pxe"))
 
 
 def digest(path):
