@@ -39,9 +39,13 @@ def declared_volumes(root):
     return volumes
 
 
-def plan_new_volumes(node, declared, present):
-    """{mount point: {"lv", "size", "exists"}} for DECLARED volumes not in PRESENT."""
-    rows = {row["lv_name"]: row for row in node.lvs()}
+def plan_new_volumes(node, declared, present, leftovers=()):
+    """{mount point: {"lv", "size", "exists"}} for DECLARED volumes not in PRESENT.
+
+    LEFTOVERS are LVs an interrupted update made, which the update removes
+    before it writes: a volume among them is to be created again, not reused.
+    """
+    rows = {row["lv_name"]: row for row in node.lvs() if row["lv_name"] not in leftovers}
     plan = {}
     for mount_point, size in sorted(declared.items(), key=lambda item: item[0].count("/")):
         if mount_point in present:

@@ -155,7 +155,8 @@ def plan_update(node, options, reporter):
                                   os.path.join(new_root, "etc"))
         entries = volume_entries(node, local)
         new_volumes = newvolumes.plan_new_volumes(
-            node, newvolumes.declared_volumes(new_root), {entry.mountpoint for entry in entries})
+            node, newvolumes.declared_volumes(new_root), {entry.mountpoint for entry in entries},
+            leftover_lvs)
         stack.enter_context(mounted_volumes(node, local, entries))
         var = {point: varcopy.plan_copy_absent(
                    os.path.join(new_root, point.lstrip("/")), os.path.join(local, point.lstrip("/")),
