@@ -14,7 +14,7 @@ import os
 from org_ovirt_node import constants
 from org_ovirt_node.util import lvm
 from org_ovirt_node.util.fstab import parse_fstab
-from org_ovirt_node.util.mounts import mounted
+from org_ovirt_node.util.mounts import mount, mounted
 from org_ovirt_node.util.run import run
 
 
@@ -75,7 +75,7 @@ def mounted_volumes(node, root, entries, write=False):
             lvm.lvm("lvchange", "--activate", "y", f"{node.vg}/{os.path.basename(entry.spec)}")
             target = os.path.join(root, entry.mountpoint.lstrip("/"))
             os.makedirs(target, exist_ok=True)       # a new volume's mount point
-            run(["mount", "-o", "rw" if write else "ro", entry.spec, target])
+            mount(entry.spec, target, "rw" if write else "ro")
             done.append(target)
         yield root
     finally:
