@@ -6,7 +6,11 @@ So the same function serves `--dry-run`, the D-Bus Plan call and the real
 install, and unit tests run it on in-memory disks.
 """
 
+import math
+from decimal import Decimal
+
 from blivet import partitioning
+from blivet.devices.lvm import DEFAULT_THPOOL_RESERVE
 from blivet.errors import StorageError
 from blivet.formats.disklabel import DiskLabel
 from blivet.size import Size
@@ -41,6 +45,19 @@ def root_size_for(image, options):
         raise NodeError(f"the root size {format_size(options.root_size)} is smaller than the "
                         f"image's root filesystem ({format_size(image.rootfs_size)})")
     return options.root_size
+
+
+def thin_pool_reserve(vg_size, extent_size, spec=DEFAULT_THPOOL_RESERVE):
+    """Bytes of VG_SIZE kept free so the thin pool can autoextend.
+
+    This is blivet's own arithmetic (LVMVolumeGroupDevice.reserved_space with
+    thpool_reserve set, as Anaconda's thinp autopart sets it): SPEC's percent
+    of the VG (Decimal(0.01), a float, exactly as blivet writes it), at least
+    SPEC.min and at most SPEC.max, rounded up to whole extents. Without it the
+    pool takes the whole VG and its autoextend profile can never act.
+    """
+    wanted = min(max(spec.percent * Decimal(0.01) * vg_size, int(spec.min)), int(spec.max))
+    return math.ceil(wanted / extent_size) * extent_size
 
 
 def blivet_lv_name(name):
@@ -84,6 +101,8 @@ def schedule_layout(storage, disks, options, image):
                         f"partitions and an LVM physical volume: {error}") from None
 
     vg = storage.new_vg(name=options.vg, parents=pvs)
+    # blivet then counts the reserve as used once the VG holds a thin pool.
+    vg.thpool_reserve = DEFAULT_THPOOL_RESERVE
     storage.create_device(vg)
     vg_size = int(vg.size)
     metadata = constants.POOL_METADATA_SIZE if vg_size >= FULL_METADATA_MIN_VG \
@@ -93,21 +112,16 @@ def schedule_layout(storage, disks, options, image):
     volumes = options.volumes()
     data_needed = int((image.rootfs_used
                        + NEW_FS_ALLOCATION * (len(volumes) + 1)) * (1 + DATA_RESERVE_FRACTION))
+    reserve = thin_pool_reserve(vg_size, int(vg.pe_size))
 
     # metadata is needed twice: the pool's own and LVM's spare copy (pmspare)
-    pool_data = vg_size - swap_size - 2 * metadata - VG_SLACK
+    pool_data = vg_size - swap_size - 2 * metadata - reserve - VG_SLACK
     plan = Plan(disks={disk.path: int(disk.size) for disk in disks}, nvr=nvr,
                 layer=NVR.parse(nvr).layer(1), vg=options.vg, pool=options.pool, devices=[],
                 vg_size=vg_size, pool_data_size=max(pool_data, 0),
-                pool_metadata_size=metadata, data_needed=data_needed)
+                pool_metadata_size=metadata, pool_reserve=reserve, data_needed=data_needed)
     if pool_data < data_needed:
-        fixed = swap_size + 2 * metadata + VG_SLACK
-        plan.problems.append(
-            f"the disks are too small: the volume group has {format_size(vg_size)}, but swap, "
-            f"pool metadata and its spare take {format_size(fixed)} and the image with new "
-            f"filesystems needs {format_size(data_needed)} of pool data "
-            f"(at least {format_size(fixed + data_needed + (sum(plan.disks.values()) - vg_size))}"
-            " of disk in all)")
+        plan.problems.append(_too_small(plan, swap_size))
         return plan, {}
 
     swap = None
@@ -136,6 +150,20 @@ def schedule_layout(storage, disks, options, image):
     devices = {"boot": boot, "efi": efi, "base": base, "pool": pool, "vg": vg,
                "swap": swap, "volumes": volume_devices}
     return plan, devices
+
+
+def _too_small(plan, swap_size):
+    """The refusal when PLAN's VG cannot hold swap, metadata, the reserve and the data."""
+    metadata = 2 * plan.pool_metadata_size
+    fixed = swap_size + metadata + plan.pool_reserve + VG_SLACK
+    disk_total = sum(plan.disks.values())
+    return (f"the disks are too small: the volume group has {format_size(plan.vg_size)}, but "
+            f"swap ({format_size(swap_size)}), pool metadata and its spare "
+            f"({format_size(metadata)}) and the room kept free for the pool to grow "
+            f"({format_size(plan.pool_reserve)}, 20% of the VG, 1-100 GiB) take "
+            f"{format_size(fixed)} and the image with new filesystems needs "
+            f"{format_size(plan.data_needed)} of pool data (at least "
+            f"{format_size(fixed + plan.data_needed + disk_total - plan.vg_size)} of disk in all)")
 
 
 def _describe(plan, storage, biosboot, efi, boot, pvs, vg, swap, pool, base, volumes):

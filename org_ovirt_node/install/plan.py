@@ -37,6 +37,7 @@ class Plan:
     vg_size: int = 0
     pool_data_size: int = 0
     pool_metadata_size: int = 0
+    pool_reserve: int = 0        # VG space left free for the pool's autoextend
     thin_virtual_size: int = 0   # sum of thin LV sizes (may exceed the pool)
     data_needed: int = 0         # bytes the pool must really hold after install
     problems: list = field(default_factory=list)
@@ -78,6 +79,9 @@ class Plan:
                      f"{format_size(self.thin_virtual_size)} virtual "
                      f"({self.overcommit_ratio:.2f}x), "
                      f"{format_size(self.data_needed)} needed now")
+        lines.append(f"Kept free in VG {self.vg} for the pool to grow: "
+                     f"{format_size(self.pool_reserve)} (20% of the VG, 1-100 GiB, "
+                     "as Anaconda's thin autopart keeps)")
         for problem in self.problems:
             lines.append(f"PROBLEM: {problem}")
         return "\n".join(lines)

@@ -5,11 +5,12 @@ from types import SimpleNamespace
 import pytest
 from blivet import Blivet
 from blivet.devices import DiskFile
+from blivet.devices.lvm import DEFAULT_THPOOL_RESERVE
 from blivet.size import Size
 
 from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
-from org_ovirt_node.install.layout import schedule_layout
+from org_ovirt_node.install.layout import schedule_layout, thin_pool_reserve
 from org_ovirt_node.install.options import InstallOptions, suggested_swap_size
 from org_ovirt_node.sizes import GiB, MiB, TiB
 
@@ -151,3 +152,56 @@ def test_root_size_below_image_is_refused(tmp_path):
 def test_images_to_keep_are_bounded(keep):
     with pytest.raises(NodeError, match="images to keep"):
         InstallOptions(disks=["/dev/vda"], keep=keep).validate()
+
+
+def blivet_reserve(vg):
+    """What blivet itself keeps back for the thin pool: its reserved space less pmspare."""
+    return int(vg.reserved_space) - int(vg.pmspare_size)
+
+
+@pytest.mark.parametrize("disk", [12 * GiB, 32 * GiB, 100 * GiB, 600 * GiB, 2 * TiB])
+def test_pool_leaves_blivets_thin_pool_reserve_free(tmp_path, disk):
+    """20% of the VG, at least 1 GiB, at most 100 GiB, as Anaconda's thinp autopart."""
+    plan, devices, _ = plan_for(tmp_path, [disk])
+    vg = devices["vg"]
+    assert plan.problems == []
+    assert vg.thpool_reserve == DEFAULT_THPOOL_RESERVE
+    assert plan.pool_reserve == blivet_reserve(vg)
+    expected = min(max(plan.vg_size // 5, 1 * GiB), 100 * GiB)
+    assert expected <= plan.pool_reserve < expected + 4 * MiB
+    # blivet counts the reserve as used, so what is left is only the slack
+    assert 0 <= vg.free_space <= 16 * MiB
+    # the pool can take one autoextend step (20% of its data) from the reserve,
+    # except where the 100 GiB cap is smaller than that step
+    if plan.pool_data_size // 5 <= 100 * GiB:
+        assert plan.pool_data_size // 5 <= plan.pool_reserve + vg.free_space
+
+
+@pytest.mark.parametrize("vg_size,extent,reserve", [
+    (4 * GiB, 4 * MiB, 1 * GiB),                 # 20% below 1 GiB: the minimum
+    (5 * GiB, 4 * MiB, 1 * GiB + 4 * MiB),       # 20% is 1 GiB and Decimal(0.01)'s excess
+    (10 * GiB, 4 * MiB, 2 * GiB + 4 * MiB),      # 20% with Decimal(0.01)'s excess, rounded up
+    (500 * GiB, 4 * MiB, 100 * GiB),             # exactly the cap
+    (2 * TiB, 4 * MiB, 100 * GiB),               # beyond: the maximum
+    (30 * GiB, 32 * MiB, 6 * GiB + 32 * MiB),
+])
+def test_thin_pool_reserve_arithmetic(vg_size, extent, reserve):
+    assert thin_pool_reserve(vg_size, extent) == reserve
+
+
+def test_too_small_for_the_reserve_is_refused_with_its_numbers(tmp_path):
+    # This disk holds swap, metadata and the image, but not the 1 GiB reserve too.
+    plan, devices, _ = plan_for(tmp_path, [6 * GiB], swap_size=1 * GiB)
+    assert devices == {}
+    [problem] = plan.problems
+    assert problem == (
+        "the disks are too small: the volume group has 4.16 GiB, but swap (1 GiB), pool "
+        "metadata and its spare (256 MiB) and the room kept free for the pool to grow "
+        "(1 GiB, 20% of the VG, 1-100 GiB) take 2.27 GiB and the image with new "
+        "filesystems needs 2.39 GiB of pool data (at least 6.49 GiB of disk in all)")
+
+
+def test_plan_shows_the_reserve(tmp_path):
+    plan, _, _ = plan_for(tmp_path, [32 * GiB])
+    assert plan.to_dict()["pool_reserve"] == plan.pool_reserve > 6 * GiB
+    assert "Kept free in VG onn for the pool to grow: 6." in plan.render_table()
