@@ -13,6 +13,7 @@ from org_ovirt_node.image import rootfacts
 from org_ovirt_node.lifecycle import bootcount
 from org_ovirt_node.lifecycle.state import OS_RELEASE_KEYS
 from org_ovirt_node.lifecycle.node import open_node, volume_mount_point
+from org_ovirt_node.lifecycle.preflight import autoextend_step
 from org_ovirt_node.nvr import split_layer
 from org_ovirt_node.util import lvm
 
@@ -61,7 +62,7 @@ def _os_release(node, images, layer, base):
 
 def node_status(node):
     """read_status() of an opened Node."""
-    [vg_row] = lvm.report("vgs", ["vg_name", "vg_size", "vg_free"], node.vg)
+    [vg_row] = lvm.report("vgs", ["vg_name", "vg_size", "vg_free", "vg_extent_size"], node.vg)
     boot = _boot_state(node)
     entries = node.entries()
     images = node.state().images
@@ -74,6 +75,9 @@ def node_status(node):
         if constants.TAG_POOL in tags:
             status["pool"] = {"name": row["lv_name"], "size": int(row["lv_size"]),
                               "metadata_size": int(row["lv_metadata_size"] or 0),
+                              # What one autoextend takes from the VG's free space.
+                              "autoextend_step": autoextend_step(
+                                  int(row["lv_size"]), int(vg_row["vg_extent_size"] or 1)),
                               "data_percent": _percent(row["data_percent"]),
                               "metadata_percent": _percent(row["metadata_percent"])}
         elif constants.TAG_BASE in tags:

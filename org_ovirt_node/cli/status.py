@@ -21,15 +21,23 @@ def _pct(value):
     return "-" if value is None else f"{value:.1f}%"
 
 
+def _pool_line(pool, vg):
+    """The pool's use and whether the VG's free space holds one autoextend:
+    without that room the profile's promise to grow does not hold."""
+    room = "" if vg["free"] >= pool["autoextend_step"] else " (too little: see ovirt-node check)"
+    return (f"Thin pool {pool['name']}: {format_size(pool['size'])}, data "
+            f"{_pct(pool['data_percent'])} used, metadata {_pct(pool['metadata_percent'])} "
+            f"used; one autoextend takes {format_size(pool['autoextend_step'])} of the VG's "
+            f"{format_size(vg['free'])} free{room}")
+
+
 def render_status(status):
     """Human text of a read_status() dict."""
     pool = status["pool"] or {}
     lines = [f"Volume group {status['vg']['name']}: {format_size(status['vg']['size'])}, "
              f"{format_size(status['vg']['free'])} free"]
     if pool:
-        lines.append(f"Thin pool {pool['name']}: {format_size(pool['size'])}, data "
-                     f"{_pct(pool['data_percent'])} used, metadata "
-                     f"{_pct(pool['metadata_percent'])} used")
+        lines.append(_pool_line(pool, status["vg"]))
     for base in status["bases"]:
         flags = ", ".join(flag for flag, on in (("read-only", base["read_only"]),
                                                 ("activation skip", base["activation_skip"]))

@@ -11,6 +11,12 @@ calls adopt_root(), which, with its own blivet instance and the lvm tools:
     boot     writes the layer's fstab and its BLS entry as the default
 
 Nothing is changed until every check has passed.
+
+The pool is Anaconda's and adopting makes none, so the VG space it leaves
+for the pool to autoextend is Anaconda's too: its thinp autopart sets
+blivet's thpool_reserve (DEFAULT_THPOOL_RESERVE, what install/layout.py
+keeps), custom `logvol` partitioning leaves what the kickstart's sizes leave.
+`ovirt-node check` fails the pool when that cannot hold one extension.
 """
 
 import json

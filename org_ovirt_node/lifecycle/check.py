@@ -52,10 +52,25 @@ def check_tags(node):
     return Result("tags", OK, f"VG, pool, {len(bases)} base(s) and their layers are tagged")
 
 
+def autoextend_shortfall(profile, pool_size, vg_free, extent_size=1):
+    """(step, missing) in bytes when a pool with PROFILE cannot autoextend once
+    from the VG's VG_FREE, else None (also when no autoextend profile is
+    attached: nothing would extend it). A pool whose VG has no room for one
+    step just fills up, although its profile promises it grows."""
+    if profile != constants.THIN_PROFILE_NAME:
+        return None
+    step = preflight.autoextend_step(pool_size, extent_size)
+    if vg_free >= step:
+        return None
+    return step, step - vg_free
+
+
 def check_pool(node):
-    """Thin pool data and metadata under 80%, with the autoextend profile attached."""
-    [row] = lvm.report("lvs", ["lv_name", "data_percent", "metadata_percent", "lv_profile"],
-                       f"{node.vg}/{node.pool}")
+    """Thin pool data and metadata under 80%, the autoextend profile attached
+    and room in the VG for one autoextend step."""
+    [row] = lvm.report("lvs", ["lv_name", "lv_size", "data_percent", "metadata_percent",
+                               "lv_profile"], f"{node.vg}/{node.pool}")
+    [vg] = lvm.report("vgs", ["vg_free", "vg_extent_size"], node.vg)
     data, meta = float(row["data_percent"] or 0), float(row["metadata_percent"] or 0)
     problems = [f"{what} {value:.1f}% used (limit {POOL_LIMIT:.0f}%)"
                 for what, value in (("data", data), ("metadata", meta)) if value >= POOL_LIMIT]
@@ -63,11 +78,23 @@ def check_pool(node):
         return Result("pool", FAILED, f"pool {node.pool} has no autoextend profile (fix: "
                       f"lvchange --metadataprofile {constants.THIN_PROFILE_NAME} "
                       f"{node.vg}/{node.pool})")
+    vg_free = int(vg["vg_free"] or 0)
+    reasons = []
     if problems:
-        return Result("pool", FAILED, f"pool {node.pool}: " + ", ".join(problems) +
-                      "; free space with ovirt-node gc or grow the VG")
+        reasons.append(f"pool {node.pool}: " + ", ".join(problems) +
+                       "; free space with ovirt-node gc or grow the VG")
+    shortfall = autoextend_shortfall(row["lv_profile"], int(row["lv_size"] or 0), vg_free,
+                                     int(vg["vg_extent_size"] or 1))
+    if shortfall:
+        step, missing = shortfall
+        reasons.append(f"pool {node.pool} cannot autoextend: one step needs "
+                       f"{format_size(step)}, the VG has {format_size(vg_free)} free (add a "
+                       f"PV or free {format_size(missing)})")
+    if reasons:
+        return Result("pool", FAILED, "; ".join(reasons))
     return Result("pool", OK, f"data {data:.1f}%, metadata {meta:.1f}%, profile "
-                  f"{constants.THIN_PROFILE_NAME} attached")
+                  f"{constants.THIN_PROFILE_NAME} attached, {format_size(vg_free)} free in "
+                  "the VG for autoextend")
 
 
 def check_var(node, root):

@@ -5,9 +5,11 @@ or /boot is too small. Here every check runs first and a refusal carries the
 numbers: what is needed, what there is.
 """
 
+import math
 import os
 from dataclasses import dataclass
 
+from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.install import bootconfig
 from org_ovirt_node.nvr import NVR, rpmvercmp
@@ -16,8 +18,8 @@ from org_ovirt_node.util import lvm
 
 POOL_MARGIN = 0.10            # of the pool's size, kept free after the new base
 METADATA_BYTES_PER_CHUNK = 128  # generous: dm-thin btree entries plus their nodes
-AUTOEXTEND_THRESHOLD = 0.70   # constants.THIN_PROFILE, as fractions
-AUTOEXTEND_FRACTION = 0.20
+AUTOEXTEND_THRESHOLD = constants.THIN_PROFILE["thin_pool_autoextend_threshold"] / 100
+AUTOEXTEND_PERCENT = constants.THIN_PROFILE["thin_pool_autoextend_percent"]
 BOOT_SLACK = 16 * MiB
 
 
@@ -51,6 +53,15 @@ def measure(node):
                  vg_free=int(vg["vg_free"]), boot_free=stat.f_bavail * stat.f_frsize)
 
 
+def autoextend_step(pool_size, extent_size=1):
+    """Bytes one autoextend of a pool of POOL_SIZE takes from its VG.
+
+    LVM's profile extends by thin_pool_autoextend_percent of the pool's
+    current data size, rounded up to whole extents of EXTENT_SIZE."""
+    extents = math.ceil(pool_size * AUTOEXTEND_PERCENT / 100 / max(extent_size, 1))
+    return extents * max(extent_size, 1)
+
+
 def space_problems(space, new_data, kernel_bytes):
     """Why SPACE cannot take a new base of NEW_DATA bytes and KERNEL_BYTES on /boot."""
     problems = []
@@ -67,7 +78,7 @@ def space_problems(space, new_data, kernel_bytes):
         problems.append(f"thin pool {space.pool} metadata has {format_size(metadata_free)} "
                         f"free; the new base needs about {format_size(metadata_need)}")
     if (space.pool_used + new_data) > space.pool_size * AUTOEXTEND_THRESHOLD:
-        grow = int(space.pool_size * AUTOEXTEND_FRACTION)
+        grow = autoextend_step(space.pool_size)
         if space.vg_free < grow:
             problems.append(f"the new base takes thin pool {space.pool} past its 70% "
                             f"autoextend threshold, which needs {format_size(grow)} of "

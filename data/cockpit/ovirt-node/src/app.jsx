@@ -53,6 +53,22 @@ const CHECK_LABEL = {
     failed: [_("Failed"), "red"],
 };
 
+// What one autoextend (20 % of the pool) takes of the VG's free space: with
+// less free than that, the "Autoextend at 70 %" mark is a promise LVM cannot keep.
+function AutoextendRoom({ free, step }) {
+    if (step === undefined || step === null)
+        return null;
+    const short = free < step;
+    return (
+        <span id="vg-autoextend" className={short ? "onode-vg-short" : ""}>
+            {" "}
+            {cockpit.format(short
+                ? _("(too little: one autoextend needs $0)")
+                : _("(one autoextend needs $0)"), bytes(step))}
+        </span>
+    );
+}
+
 function PoolCard({ status }) {
     const pool = status.pool;
     return (
@@ -82,7 +98,10 @@ function PoolCard({ status }) {
                     </DescriptionListGroup>
                     <DescriptionListGroup>
                         <DescriptionListTerm>{_("VG free")}</DescriptionListTerm>
-                        <DescriptionListDescription id="vg-free">{bytes(status.vg.free)}</DescriptionListDescription>
+                        <DescriptionListDescription id="vg-free">
+                            {bytes(status.vg.free)}
+                            {pool && <AutoextendRoom free={status.vg.free} step={pool.autoextend_step} />}
+                        </DescriptionListDescription>
                     </DescriptionListGroup>
                 </DescriptionList>
             </CardBody>
