@@ -47,6 +47,14 @@ class Entry:
     options: str
 
 
+def find_entry(entries, key):
+    """The one of ENTRIES whose BLS id, or else title, is KEY; None if none is."""
+    if not key:
+        return None
+    return (next((entry for entry in entries if entry.entry_id == key), None) or
+            next((entry for entry in entries if entry.title == key), None))
+
+
 def running_layer(cmdline_path="/proc/cmdline"):
     """The layer this system booted (img.bootid=), or None."""
     try:
@@ -190,11 +198,7 @@ class Node:
 
     def entry(self, key):
         """The entry whose BLS id or title is KEY (grubby and imgbased write titles)."""
-        if not key:
-            return None
-        entries = self.entries()
-        return (next((entry for entry in entries if entry.entry_id == key), None) or
-                next((entry for entry in entries if entry.title == key), None))
+        return find_entry(self.entries(), key) if key else None
 
     def entries_of(self, layer):
         """LAYER's boot entries."""
