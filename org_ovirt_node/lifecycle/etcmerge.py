@@ -23,7 +23,9 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.install import bootconfig
 from org_ovirt_node.util import fscopy
+from org_ovirt_node.util.fstab import FstabEntry, parse_fstab
 
 KEEP_LOCAL = "keep-local"
 DELETE_LOCAL = "delete-local"
@@ -93,6 +95,74 @@ def apply_merge(items, local, new, target):
     for path in reversed(deferred):
         _put_local_metadata(path, local, target)
     return conflicts
+
+
+def remerge(old, local, new, target, changed):
+    """Merge again, into a TARGET an earlier merge made, only the CHANGED paths of LOCAL.
+
+    TARGET is no longer a copy of NEW, so each changed path gets the merge's
+    result written out whatever it is: the local version (or its absence)
+    when the merge keeps local, else the image's. The unit written is the
+    path itself, or its nearest ancestor the merge takes whole (a directory
+    not on both sides), replaced whole. Returns [(unit, action)] written and
+    the conflicting units (their .imgnew rewritten; a stale one goes).
+    """
+    items = {item.path: item for item in plan_merge(old, local, new)}
+    units = sorted({_merge_unit(path, local, new) for path in changed})
+    written, conflicts, deferred = [], [], []
+    for unit in units:
+        item = items.get(unit)
+        merged = _both_dirs(unit, local, new)
+        if item is None and merged:
+            continue            # only its entries changed; each is a unit of its own
+        source = local if item is not None and item.action in _FROM_LOCAL else new
+        if not merged:
+            _remove_in_target(unit, target)     # replaced whole, not merged into
+        if _put_local(unit, source, target):
+            deferred.append((unit, source))
+        if item is not None and item.action == CONFLICT:
+            conflicts.append(unit)
+            _put_imgnew(unit, new, target)
+        elif _entry(os.path.join(new, unit + IMGNEW)) is None:
+            _remove_in_target(unit + IMGNEW, target)
+        written.append((unit, item.action if item is not None else TAKE_NEW))
+    for unit, source in reversed(deferred):
+        _put_local_metadata(unit, source, target)
+    return written, conflicts
+
+
+def _remove_in_target(path, target):
+    """Remove TARGET's PATH (a directory whole) if it is there."""
+    parent, name = fscopy.split_rel(path)
+    _in_target(path, target, parent, lambda dir_fd: fscopy.remove_entry(dir_fd, name))
+
+
+def _both_dirs(path, local, new):
+    """Whether PATH is a real directory in both LOCAL and NEW (merged entry by entry)."""
+    entries = [_entry(os.path.join(side, path)) for side in (local, new)]
+    return all(entry is not None and entry.is_dir for entry in entries)
+
+
+def _merge_unit(path, local, new):
+    """PATH, or its nearest ancestor that the merge decides as a whole."""
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        prefix = "/".join(parts[:depth])
+        if not _both_dirs(prefix, local, new):
+            return prefix
+    return path
+
+
+def point_fstab_at(root, device):
+    """Make ROOT's fstab mount DEVICE on / (the merge kept the old layer's line)."""
+    path = os.path.join(root, "etc", "fstab")
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    old = next((entry for entry in parse_fstab(text) if entry.mountpoint == "/"), None)
+    new = FstabEntry(device, "/", old.fstype if old else "ext4",
+                     old.options if old else "defaults,discard",
+                     old.dump if old else 1, old.passno if old else 1)
+    bootconfig.write_fstab(root, [new])
 
 
 def _root_entry(root):

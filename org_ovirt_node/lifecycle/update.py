@@ -30,16 +30,17 @@ from org_ovirt_node.image import rootfacts
 from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image, mounted_root
 from org_ovirt_node.install import bootconfig, deploy, layers, volumes
-from org_ovirt_node.lifecycle import (bootcount, etcmerge, gc, journal, newvolumes, preflight,
-                                      varcopy)
+from org_ovirt_node.lifecycle import (bootcount, etcmerge, finalize, gc, journal, newvolumes,
+                                      preflight, varcopy)
 from org_ovirt_node.lifecycle.roots import (mounted_base, mounted_layer, mounted_volumes,
                                             top_volumes, volume_entries)
 from org_ovirt_node.nvr import NVR
 from org_ovirt_node.util import grubcfg, lvm
-from org_ovirt_node.util.fstab import FstabEntry, parse_fstab
+from org_ovirt_node.util.run import run
 
 # Crash-safety tests stop a run right before a named step (SIGSTOP), then kill it.
 STOP_BEFORE_ENV = "OVIRT_NODE_STOP_BEFORE"
+FINALIZE_UNIT = "ovirt-node-finalize.service"
 
 
 @dataclass
@@ -73,6 +74,7 @@ class UpdatePlan:
     replaces: list = field(default_factory=list)
     leftovers: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    etc_manifest: dict = None      # the running /etc as the merge read it (finalize.py)
 
     def to_dict(self):
         """JSON-ready form: the --dry-run output."""
@@ -151,6 +153,8 @@ def plan_update(node, options, reporter):
                                                 options.allow_other_os)
         kernels = [kver for kver, _, _ in bootconfig.find_kernels(os.path.join(new_root, "boot"))]
         kernel_bytes = preflight.kernel_bytes(os.path.join(new_root, "boot"))
+        etc_manifest = (finalize.manifest(os.path.join(local, "etc"))
+                        if node.running == current.layer else None)
         etc = etcmerge.plan_merge(os.path.join(old, "etc"), os.path.join(local, "etc"),
                                   os.path.join(new_root, "etc"))
         entries = volume_entries(node, local)
@@ -172,7 +176,8 @@ def plan_update(node, options, reporter):
                       kernels=kernels, etc=etc, var={k: v for k, v in var.items() if v},
                       new_volumes=new_volumes,
                       volume_fstype=entries[0].fstype if entries else "ext4",
-                      replaces=replaces, leftovers=leftovers, problems=problems)
+                      replaces=replaces, leftovers=leftovers, problems=problems,
+                      etc_manifest=etc_manifest)
     plan.gc = gc.plan_gc(node, options.keep, after_switch=(nvr, layer, current.layer))
     return plan
 
@@ -209,11 +214,37 @@ def apply_update(node, plan, options, reporter):
         reporter.warning("cleanup: removed " + (", ".join(removed) or "nothing") +
                          f"; the boot default is still {plan.from_layer}")
         raise
+    try:
+        _stage_finalize(node, plan)
+    except (OSError, NodeError) as error:
+        reporter.warning(f"could not stage the shutdown /etc merge ({error}): /etc edits made "
+                         f"before the reboot stay out of {plan.layer}")
     step(reporter, "gc", "Removing images beyond the ones to keep")
     removed = gc.gc(node, gc.plan_gc(node, options.keep), reporter)
     return {"layer": plan.layer, "default_entry": env["saved_entry"],
             "fallback_entry": plan.from_entry, "etc_conflicts": conflicts,
             "var_added": plan.var, "gc_removed": removed}
+
+
+def _stage_finalize(node, plan):
+    """On a booted node, have /etc edits made from now on carried over at shutdown.
+
+    Only when the merge read the running /etc (the default was the running
+    layer): the record holds what it saw, and ovirt-node-finalize.service,
+    started now, runs `ovirt-node finalize` when it stops. Offline, or from
+    another default, there is nothing live to carry and an older record goes.
+    """
+    if plan.etc_manifest is None:
+        if node.running:
+            finalize.unstage(node.boot)
+        return
+    finalize.stage(node.boot, plan.layer, plan.nvr, plan.from_layer,
+                   node.layers()[plan.from_layer], plan.etc_manifest)
+    if os.path.isdir("/run/systemd/system"):
+        started = run(["systemctl", "start", FINALIZE_UNIT], check=False)
+        if started.returncode != 0:
+            finalize.unstage(node.boot)
+            raise NodeError(f"systemctl start {FINALIZE_UNIT}: {started.stderr.strip()}")
 
 
 def _write_new_layer(node, plan, options, reporter, record):
@@ -242,7 +273,7 @@ def _write_new_layer(node, plan, options, reporter, record):
         for path in conflicts:
             reporter.warning(f"/etc/{path}: changed locally and in the image; kept the local "
                              f"version, the image's is /etc/{path}.imgnew")
-        _point_fstab_at(target, node.lv_path(plan.layer))
+        etcmerge.point_fstab_at(target, node.lv_path(plan.layer))
         step(reporter, "var", "Adding the image's new volumes and /var content where absent")
         entries = volume_entries(node, target)
         added = newvolumes.create(node, plan.new_volumes, plan.volume_fstype, record)
@@ -270,15 +301,3 @@ def _write_new_layer(node, plan, options, reporter, record):
         node_state.remember_image(plan.nvr, rootfacts.os_release(new_root))
         node.save_state(node_state)
     return conflicts
-
-
-def _point_fstab_at(root, device):
-    """Make ROOT's fstab mount DEVICE on / (the merge kept the old layer's line)."""
-    path = os.path.join(root, "etc", "fstab")
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    old = next((entry for entry in parse_fstab(text) if entry.mountpoint == "/"), None)
-    new = FstabEntry(device, "/", old.fstype if old else "ext4",
-                     old.options if old else "defaults,discard",
-                     old.dump if old else 1, old.passno if old else 1)
-    bootconfig.write_fstab(root, [new])
