@@ -1,11 +1,17 @@
-"""The node's life: `update`, `rollback`, `gc`, `pin`, `unpin`, `check`, `boot-ok`.
+"""The node's life: `update`, `rollback`, `gc`, `pin`, `unpin`, `check`, `boot-ok`,
+and what the node's own units run: `health`, `redboot`, `finalize`.
 
 Every command that writes asks first on a terminal (or takes --yes), and
-every command takes --json and --vg (act offline on a node's disks).
-Each command imports its engine module only when it runs: `boot-ok` runs at
-every boot of a node and needs neither blivet nor the image tools.
+every command takes --json and --vg (act offline on a node's disks); the
+unit-run ones act on the booted node only. The writers run under the
+lifecycle lock (lifecycle/lock.py), taken by _locked before they open the
+node, so two never interleave.
+Each command imports its engine module only when it runs: `boot-ok` and
+`health` run at every boot of a node and need neither blivet nor the image
+tools.
 """
 
+import functools
 import importlib
 import sys
 
@@ -20,6 +26,18 @@ from org_ovirt_node.util.namespace import private_mounts
 def _engine(name):
     """The lifecycle module NAME, imported on first use."""
     return importlib.import_module(f"org_ovirt_node.lifecycle.{name}")
+
+
+def _locked(func):
+    """FUNC run under the lifecycle lock: a second writer is refused at once."""
+    @functools.wraps(func)
+    def run(args):
+        held = _engine("lock").acquire(args.command)
+        try:
+            return func(args)
+        finally:
+            held.release()
+    return run
 
 
 def _common(parser, writes=True):
@@ -49,27 +67,27 @@ def register(subparsers):
     parser.add_argument("--tries", type=int, default=DEFAULT_TRIES,
                         help="boot attempts of the new layer before falling back (default 3)")
     _common(parser)
-    parser.set_defaults(func=run_update)
+    parser.set_defaults(func=_locked(run_update))
 
     parser = subparsers.add_parser("rollback", help="make an earlier layer the boot default")
     parser.add_argument("--to", metavar="LAYER", help="layer (or base) to boot")
     parser.add_argument("--force", action="store_true", help="even a layer marked bad")
     _common(parser)
-    parser.set_defaults(func=run_rollback)
+    parser.set_defaults(func=_locked(run_rollback))
 
     parser = subparsers.add_parser("gc", help="remove the oldest images beyond --keep")
     parser.add_argument("--keep", type=int, help="images to keep (default: as recorded at "
                                                  "install, 2)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     _common(parser)
-    parser.set_defaults(func=run_gc)
+    parser.set_defaults(func=_locked(run_gc))
 
     for name, pinned in (("pin", True), ("unpin", False)):
         parser = subparsers.add_parser(name, help=f"{'keep' if pinned else 'stop keeping'} "
                                                   "a layer from gc")
         parser.add_argument("layer", metavar="LAYER")
         _common(parser)
-        parser.set_defaults(func=run_pin, pinned=pinned)
+        parser.set_defaults(func=_locked(run_pin), pinned=pinned)
 
     parser = subparsers.add_parser("check", help="named health checks of the node")
     _common(parser, writes=False)
@@ -78,7 +96,23 @@ def register(subparsers):
     parser = subparsers.add_parser("boot-ok", help="record that this boot is good (run by "
                                                    "the node after its health checks)")
     parser.add_argument("--json", action="store_true", help="JSON for machines")
-    parser.set_defaults(func=run_boot_ok)
+    parser.set_defaults(func=_locked(run_boot_ok))
+
+    parser = subparsers.add_parser("health", help="this boot's health verdict, green or red "
+                                                  "(run by ovirt-node-health.service)")
+    parser.add_argument("--json", action="store_true", help="JSON for machines")
+    parser.set_defaults(func=run_health)
+
+    parser = subparsers.add_parser("redboot", help="after a red verdict, reboot into the next "
+                                                   "try or the fallback, when that helps")
+    parser.add_argument("--dry-run", action="store_true", help="print the decision only")
+    parser.add_argument("--json", action="store_true", help="JSON for machines")
+    parser.set_defaults(func=_locked(run_redboot))
+
+    parser = subparsers.add_parser("finalize", help="carry /etc edits made since an update "
+                                                    "into its layer (run at shutdown)")
+    parser.add_argument("--json", action="store_true", help="JSON for machines")
+    parser.set_defaults(func=_locked(run_finalize))
 
 
 def _confirm_write(args, node, question, detail):
@@ -212,9 +246,53 @@ def run_check(args):
 
 def run_boot_ok(args):
     """Run `ovirt-node boot-ok` on the booted node (needs no LVM: /boot only)."""
-    result = _engine("bootcount").boot_ok(Node(None, "/boot", running_layer()))
+    result = _engine("bootcount").boot_ok(_booted_node())
     text = f"{result['running']} booted well"
     if result["marked_bad"]:
         text += f"; {result['marked_bad']} failed to boot and is marked bad"
     emit_result(args, {"event": "result", **result}, text)
+    return 0
+
+
+def _booted_node():
+    """The booted node's /boot as a Node without LVM (boot-ok and redboot need no more)."""
+    return Node(None, "/boot", running_layer())
+
+
+def run_health(args):
+    """Run `ovirt-node health`: exit 0 when green, 1 when red."""
+    health = _engine("health")
+    layer = running_layer()
+    if not layer:
+        raise NodeError("health runs on a booted node: /proc/cmdline has no img.bootid=")
+    private_mounts()
+    result = health.run_health(layer)
+    for line in health.journal_lines(result):
+        print(line, file=sys.stderr)
+    emit_result(args, result, health.render(result))
+    return 0 if result["status"] == health.GREEN else 1
+
+
+def run_redboot(args):
+    """Run `ovirt-node redboot`: decide, say why, and reboot only when it helps."""
+    decision = _engine("redboot").act(_booted_node(), dry_run=args.dry_run)
+    text = decision["reason"]
+    if decision["reboot"] and args.dry_run:
+        text += " (dry run: not rebooting)"
+    emit_result(args, decision, text)
+    return 0
+
+
+def run_finalize(args):
+    """Run `ovirt-node finalize` (at shutdown): carry /etc edits into the staged layer."""
+    finalize = _engine("finalize")
+    if not running_layer():
+        raise NodeError("finalize runs on a booted node: /proc/cmdline has no img.bootid=")
+    private_mounts()
+    with open_node() as node:
+        result = finalize.finalize(node)
+    lines = [f"carried /etc/{item['path']} ({item['action']})" for item in result["carried"]]
+    lines += [f"conflict: /etc/{path} kept local; the image's is /etc/{path}.imgnew"
+              for path in result["conflicts"]]
+    emit_result(args, result, "\n".join(lines + [result["reason"]]))
     return 0

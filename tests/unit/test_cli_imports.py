@@ -24,14 +24,25 @@ def imported_by(*argv):
 
 
 @pytest.mark.parametrize("argv", [("boot-ok", "--help"), ("check", "--help"),
-                                  ("status", "--help"), ("rollback", "--help")])
+                                  ("status", "--help"), ("rollback", "--help"),
+                                  ("health", "--help"), ("redboot", "--help"),
+                                  ("finalize", "--help"), ("health",)])
 def test_lifecycle_commands_need_no_installer_libraries(argv):
     assert not imported_by(*argv) & {"blivet", "pykickstart", "jinja2", "yaml", "gi"}
+
+
+def test_the_engines_units_run_need_no_installer_libraries():
+    probe = ("import json, sys\n"
+             "from org_ovirt_node.lifecycle import bootcount, check, finalize, health, lock, redboot\n"
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    assert not set(json.loads(result.stdout)) & {"blivet", "pykickstart", "jinja2", "yaml", "gi"}
 
 
 def test_help_lists_every_command():
     result = subprocess.run([sys.executable, "-m", "org_ovirt_node", "--help"],
                             capture_output=True, text=True, check=True)
     for command in ("install", "update", "rollback", "gc", "pin", "unpin", "check", "boot-ok",
-                    "status", "image", "iso", "ks"):
+                    "health", "redboot", "finalize", "status", "image", "iso", "ks"):
         assert f"    {command} " in result.stdout, command

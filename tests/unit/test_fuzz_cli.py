@@ -7,8 +7,9 @@ line: no traceback, no "internal error", no signal, no hang, and nothing
 written outside the scratch folder.
 
 Commands that act on the host's own node (update, rollback, gc, pin, unpin,
-boot-ok) are left out, and install always gets --dry-run: the fuzzer must
-never be able to change this machine. OVIRT_NODE_FUZZ_EXAMPLES sets the
+boot-ok, and health, redboot and finalize, which the node's units run) are
+left out, and install always gets --dry-run: the fuzzer must never be able
+to change this machine. OVIRT_NODE_FUZZ_EXAMPLES sets the
 number of cases (default 300); the run is derandomised, so `make check` is
 repeatable.
 """
@@ -26,7 +27,8 @@ from hypothesis import strategies as st
 from org_ovirt_node.cli.main import build_parser, main
 
 EXAMPLES = int(os.environ.get("OVIRT_NODE_FUZZ_EXAMPLES", "300"))
-HOST_CHANGING = {"update", "rollback", "gc", "pin", "unpin", "boot-ok"}
+HOST_CHANGING = {"update", "rollback", "gc", "pin", "unpin", "boot-ok", "health", "redboot",
+                 "finalize"}
 CASE_TIMEOUT = 60
 
 
