@@ -6,11 +6,13 @@ are found by their imgbased tags, as imgbased's own tools do. The boot side
 entries) comes from /boot through lifecycle/node.py, online or offline.
 Each layer's os-release is the one its image had when deployed (kept in the
 node state), or for the running layer read from /, so status mounts nothing.
+The health verdicts come from lifecycle/health.py's files: this boot's from
+/run, each layer's last one from /boot.
 """
 
 from org_ovirt_node import constants
 from org_ovirt_node.image import rootfacts
-from org_ovirt_node.lifecycle import bootcount
+from org_ovirt_node.lifecycle import bootcount, health
 from org_ovirt_node.lifecycle.state import OS_RELEASE_KEYS
 from org_ovirt_node.lifecycle.node import open_node, volume_mount_point
 from org_ovirt_node.lifecycle.preflight import autoextend_step
@@ -60,6 +62,24 @@ def _os_release(node, images, layer, base):
     return None
 
 
+def _health(node, root="/"):
+    """(this boot's verdict or None, {layer: summary of its last recorded verdict})."""
+    running = health.read_running_verdict(root) if node.running else None
+    if running is not None and running.get("layer") != node.running:
+        running = None
+    recorded = health.read_verdicts(health.verdicts_path(node.boot))
+    return running, {layer: {"status": verdict.get("status"), "time": verdict.get("time"),
+                             "failed": _failed_names(verdict)}
+                     for layer, verdict in recorded.items()}
+
+
+def _failed_names(verdict):
+    """The names a recorded verdict lists as failed (what is not such an item is skipped)."""
+    failed = verdict.get("failed")
+    return [item.get("name") for item in failed if isinstance(item, dict)] \
+        if isinstance(failed, list) else []
+
+
 def node_status(node):
     """read_status() of an opened Node."""
     [vg_row] = lvm.report("vgs", ["vg_name", "vg_size", "vg_free", "vg_extent_size"], node.vg)
@@ -70,6 +90,7 @@ def node_status(node):
                      "free": int(vg_row["vg_free"])},
               "pool": None, "bases": [], "layers": [], "volumes": [],
               "running_layer": node.running, **boot}
+    status["health"], verdicts = _health(node)
     for row in lvm.report("lvs", _LV_FIELDS, node.vg):
         tags = _tags(row, "lv_tags")
         if constants.TAG_POOL in tags:
@@ -96,7 +117,8 @@ def node_status(node):
                 "bad": name in boot["bad"], "last_known_good": name == boot["last_known_good"],
                 "os_release": _os_release(node, images, name, row["origin"]),
                 "kernels": [entry.version for entry in mine],
-                "entries": [entry.entry_id for entry in mine]})
+                "entries": [entry.entry_id for entry in mine],
+                "health": verdicts.get(name)})
         elif constants.TAG_VOLUME in tags:
             status["volumes"].append({"name": row["lv_name"],
                                       "mount_point": volume_mount_point(row["lv_name"]),

@@ -52,6 +52,10 @@ def render_status(status):
                      f"{' [' + ', '.join(marks) + ']' if marks else ''}")
         for entry, kernel in zip(layer["entries"], layer["kernels"]):
             lines.append(f"         kernel {kernel}, boot entry {entry}")
+        verdict = layer.get("health")
+        if verdict:
+            failed = f": {', '.join(verdict['failed'])} failed" if verdict["failed"] else ""
+            lines.append(f"         health {verdict['status']} at {verdict['time']}{failed}")
     for volume in status["volumes"]:
         lines.append(f"Volume {volume['mount_point'] or '?'} on {volume['path']}: "
                      f"{format_size(volume['size'])}, "
