@@ -7,13 +7,24 @@ back to the `%addon` header line, and the installer shows only each report
 entry's message text. So the exact line of a bad option reaches the user only
 when the message itself names it ("line 8: unknown option --volum").
 
-The module is not told the file. It finds it the way Anaconda does
-(startup_utils.find_kickstart): the `--kickstart`/`--ks` argument of the
-running anaconda process, else /run/install/ks.cfg, else its
-interactive-defaults.ks, plus the files those `%include`
-(OVIRT_NODE_KICKSTART names one more first: tests, other installers). A section is located when exactly one place in those files
-holds its header words followed by its body lines and `%end`; otherwise
-messages count lines within the section, which is still exact.
+The module is not told the file. The boss's KickstartElement knows it and
+the header's line (its `filename` and `lineno`), but ReadKickstart receives
+only the element's text: the header words joined by single spaces, the body
+lines and `%end`, with no file name and no line number (kickstart_manager.py
+on Anaconda main, rhel-9 and rhel-10 alike). So the module finds the file
+itself, first the way Anaconda does (startup_utils.find_kickstart): the
+`--kickstart`/`--ks` argument of the running anaconda process, else
+/run/install/ks.cfg, else its interactive-defaults.ks
+(OVIRT_NODE_KICKSTART names one more first: tests, other installers). Then
+any other file a running process names on its command line that holds an
+`%addon` section: whoever asked the boss to read a kickstart (anaconda with
+a path it was given, initial-setup, a script driving the boss) names it
+there. A relative path is taken both from that process's working directory
+and from ours, which is the boss's (the bus starts both; the boss opens the
+path it is handed from there). The files those `%include` are searched
+too. A section is located when exactly one place in those files holds its
+header words followed by its body lines and `%end`; otherwise messages
+count lines within the section, which is still exact.
 """
 
 import os
@@ -43,10 +54,10 @@ def kickstart_arguments(argv):
     return paths
 
 
-def anaconda_command_lines(proc="/proc"):
-    """The command lines of the anaconda processes running (the installer's
-    UI process, which hands the boss the kickstart). Modules are not its
-    descendants: the bus daemon's activated services are reparented."""
+def running_processes(proc="/proc"):
+    """(command line, working directory or None) of every process we may
+    read. Modules are not the installer's descendants (the bus daemon's
+    activated services are reparented), so all of /proc is looked at."""
     found = []
     try:
         pids = [name for name in os.listdir(proc) if name.isdigit()]
@@ -59,20 +70,65 @@ def anaconda_command_lines(proc="/proc"):
                         for word in stream.read().split(b"\0") if word]
         except OSError:
             continue  # gone, or not ours to read
-        if any(os.path.basename(word) in ("anaconda", "anaconda.py") for word in argv[:4]):
-            found.append(argv)
+        try:
+            cwd = os.readlink(f"{proc}/{pid}/cwd")
+        except OSError:
+            cwd = None
+        found.append((argv, cwd))
     return found
 
 
-def candidate_files(environ=None):
-    """Kickstart files Anaconda may be reading, most likely first."""
+def is_anaconda(argv):
+    """Whether ARGV is the installer's UI process, which hands the boss the kickstart."""
+    return any(os.path.basename(word) in ("anaconda", "anaconda.py") for word in argv[:4])
+
+
+def anaconda_command_lines(proc="/proc"):
+    """The command lines of the anaconda processes running."""
+    return [argv for argv, _cwd in running_processes(proc) if is_anaconda(argv)]
+
+
+def resolved(path, cwd):
+    """PATH as the process in CWD meant it, and as the boss (in our working
+    directory) opens it; an absolute PATH only once."""
+    if os.path.isabs(path) or not cwd:
+        return [path]
+    return [os.path.join(cwd, path), path]
+
+
+def holds_a_section(path):
+    """Whether PATH is a small regular file with an %addon header (so a word
+    on some command line is worth searching as a kickstart)."""
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) > MAX_FILE_SIZE:
+            return False
+        with open(path, "rb") as stream:
+            return b"%addon" in stream.read()
+    except OSError:
+        return False
+
+
+def named_files(argv):
+    """The words of ARGV that may be paths: each argument, and the value of
+    each --option=value."""
+    return [word.split("=", 1)[1] if word.startswith("--") and "=" in word else word
+            for word in argv[1:] if not word.startswith("--") or "=" in word]
+
+
+def candidate_files(environ=None, proc="/proc"):
+    """Kickstart files the boss may be reading, most likely first."""
     environ = os.environ if environ is None else environ
     paths = []
     if environ.get("OVIRT_NODE_KICKSTART"):
         paths.append(environ["OVIRT_NODE_KICKSTART"])
-    for argv in anaconda_command_lines():
-        paths.extend(kickstart_arguments(argv))
+    processes = running_processes(proc)
+    for argv, cwd in processes:
+        if is_anaconda(argv):
+            paths.extend(path for word in kickstart_arguments(argv) for path in resolved(word, cwd))
     paths += [DEFAULT_KICKSTART, INTERACTIVE_DEFAULTS]
+    for argv, cwd in processes:
+        paths.extend(path for word in named_files(argv) for path in resolved(word, cwd)
+                     if path not in paths and holds_a_section(path))
     return paths
 
 

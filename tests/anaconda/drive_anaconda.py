@@ -2,7 +2,7 @@
 drive the add-on through Anaconda's own code and print what happened as one
 JSON line. Started by test_anaconda.py; never imported by the test process.
 
-    python drive_anaconda.py ADDONS_DIR LOCALE_DIR GOOD_KS BAD_KS BAD_CHECKSUM_KS
+    python drive_anaconda.py ADDONS_DIR LOCALE_DIR GOOD_KS BAD_KS BAD_CHECKSUM_KS BODY_LINE_KS
 
 1. the boss is activated and starts the modules (StartModulesWithTask), which
    D-Bus-activates the add-on through its .service file and start-module;
@@ -104,7 +104,7 @@ def tui(addons_dir, locale_dir):
     return result
 
 
-def main(addons_dir, locale_dir, good, bad, bad_checksum):
+def main(addons_dir, locale_dir, good, bad, bad_checksum, body_line):
     from dasbus.constants import DBUS_FLAG_NONE
     from pyanaconda.core.dbus import DBus
     from pyanaconda.modules.common.constants.services import BOSS
@@ -123,6 +123,7 @@ def main(addons_dir, locale_dir, good, bad, bad_checksum):
     result["kickstarted_before"] = node.Kickstarted
 
     result["bad"] = report_of(boss, bad)
+    result["body_line"] = report_of(boss, body_line)
     result["good"] = report_of(boss, good)
     result["kickstarted"] = node.Kickstarted
     result["generated"] = boss.GenerateKickstart()
@@ -139,7 +140,7 @@ def main(addons_dir, locale_dir, good, bad, bad_checksum):
 
 if __name__ == "__main__":
     try:
-        print(json.dumps(main(*sys.argv[1:6])))
+        print(json.dumps(main(*sys.argv[1:7])))
     except Exception:  # pylint: disable=broad-except
         traceback.print_exc()
         sys.exit(1)

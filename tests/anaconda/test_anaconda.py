@@ -66,6 +66,21 @@ liveimg --url=file:///srv/node.squashfs
 --volume=/var/tmp:1
 %end
 """
+# The issue's kickstart: header on line 6, the bad option on body line 3 (line
+# 8). The boss is handed it as a relative path, which no anaconda command line
+# names: only the process driving the boss does.
+BODY_LINE = """\
+text
+liveimg --url=file:///srv/node.squashfs
+autopart --type=thinp
+# the node
+
+%addon org_ovirt_node --image=file:///srv/node.squashfs --volumes=minimal
+--volume=/var/log:16GiB
+--volum=/var/tmp:2GiB
+%end
+"""
+BODY_LINE_PATH = "ks/bad-option.ks"
 BAD_CHECKSUM = GOOD.replace("--volumes=minimal", "--volumes=none")
 GERMAN = """\
 msgid ""
@@ -159,6 +174,8 @@ def anaconda(tmp_path_factory):
     write(paths["good"], GOOD.format(image=image, checksum=checksum))
     write(paths["bad"], BAD)
     write(paths["bad_checksum"], BAD_CHECKSUM.format(image=image, checksum="sha256:" + "0" * 64))
+    os.makedirs(os.path.join(base, os.path.dirname(BODY_LINE_PATH)))
+    write(os.path.join(base, BODY_LINE_PATH), BODY_LINE)
 
     address = f"unix:path={base}/bus"
     env = {key: value for key, value in os.environ.items() if not key.startswith("DBUS_")}
@@ -175,13 +192,14 @@ def anaconda(tmp_path_factory):
         ["bash", "-c", 'dbus-daemon --nofork --print-address --config-file="$BUS_CONFIG" '
          '--address="$DBUS_ANACONDA_SESSION_BUS_ADDRESS"; exit $?',
          "anaconda", "--kickstart", paths["bad"]],
-        env=dict(env, BUS_CONFIG=config), stdout=subprocess.PIPE, text=True,
+        env=dict(env, BUS_CONFIG=config), stdout=subprocess.PIPE, text=True, cwd=base,
         stderr=open(log_path, "w", encoding="utf-8"),  # pylint: disable=consider-using-with
         start_new_session=True)
     try:
         assert daemon.stdout.readline().strip(), "dbus-daemon printed no address"
         driver = subprocess.run([sys.executable, DRIVER, addons, german_catalog(base),
-                                 paths["good"], paths["bad"], paths["bad_checksum"]],
+                                 paths["good"], paths["bad"], paths["bad_checksum"],
+                                 BODY_LINE_PATH],
                                 env=env, cwd=base, text=True,
                                 capture_output=True, timeout=TIMEOUT, check=False)
     finally:
@@ -224,6 +242,16 @@ def test_a_bad_section_is_reported_at_its_exact_line(anaconda):
         (4, paths["bad"], dbus_ids.SERVICE_NAME)]
     assert errors[0]["shown"] == "line 7: unknown option --volum=/var:5GiB"
     assert result["bad"]["warnings"] == []
+
+
+def test_an_error_on_a_body_line_names_its_file_line(anaconda):
+    """Header at line 6, bad option on the section's third line: the user
+    reads line 8, though the boss reports the header's line."""
+    result, _paths, _sysroot = anaconda
+    errors = result["body_line"]["errors"]
+    assert [(error["line"], error["file"], error["module"]) for error in errors] == [
+        (6, BODY_LINE_PATH, dbus_ids.SERVICE_NAME)]
+    assert errors[0]["shown"] == "line 8: unknown option --volum=/var/tmp:2GiB"
 
 
 def test_a_good_section_is_read_and_generated(anaconda):

@@ -5,8 +5,10 @@ from org_ovirt_node.service.kickstart import read_kickstart_text
 from org_ovirt_node.service.origin import (
     DEFAULT_KICKSTART,
     anaconda_command_lines,
+    candidate_files,
     kickstart_arguments,
     locate,
+    named_files,
 )
 
 SECTION = ("%addon org_ovirt_node --image=file:///srv/node.squashfs\n"
@@ -94,3 +96,59 @@ def test_anaconda_numbering_is_mapped_to_the_true_lines(tmp_path):
         (5, "line 6: unknown option --volum=/x"),
         (9, "line 10: --frob repeats (first on line 5)"),
         (0, "a warning")]
+
+
+ISSUE_KICKSTART = ("text\nliveimg --url=file:///srv/node.squashfs\n# the node\n\n"
+                   "# its section\n"
+                   "%addon org_ovirt_node --image=file:///srv/node.squashfs --volumes=minimal\n"
+                   "--volume=/var/log:16GiB\n--volum=/var/tmp:2GiB\n%end\n")
+# What the boss hands the module: the element's content, no file, no line.
+ISSUE_SECTION = ("%addon org_ovirt_node --image=file:///srv/node.squashfs --volumes=minimal\n"
+                 "--volume=/var/log:16GiB\n--volum=/var/tmp:2GiB\n%end\n")
+
+
+def fake_proc(tmp_path, processes):
+    """A /proc with PROCESSES: (pid, argv words, working directory or None)."""
+    proc = tmp_path / "proc"
+    for pid, argv, cwd in processes:
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "cmdline").write_bytes(b"\0".join(w.encode() for w in argv) + b"\0")
+        if cwd:
+            (proc / str(pid) / "cwd").symlink_to(cwd)
+    return str(proc)
+
+
+def test_a_relative_kickstart_is_taken_from_the_installers_directory(tmp_path):
+    (tmp_path / "work" / "ks").mkdir(parents=True)
+    (tmp_path / "work" / "ks" / "bad-option.ks").write_text(ISSUE_KICKSTART, encoding="utf-8")
+    proc = fake_proc(tmp_path, [(7, ["/usr/bin/anaconda", "--kickstart", "ks/bad-option.ks"],
+                                 str(tmp_path / "work"))])
+    files = candidate_files({}, proc)
+    assert files[:2] == [str(tmp_path / "work" / "ks" / "bad-option.ks"), "ks/bad-option.ks"]
+    _addon, report = read_kickstart_text(ISSUE_SECTION, files)
+    [error] = report.error_messages
+    assert error.message == "line 8: unknown option --volum=/var/tmp:2GiB"
+
+
+def test_a_kickstart_named_by_whoever_drives_the_boss_is_found(tmp_path):
+    """The boss read a file no anaconda command line names (a script driving
+    it, initial-setup): the file is found on that process's command line."""
+    (tmp_path / "ks").mkdir()
+    (tmp_path / "ks" / "bad-option.ks").write_text(ISSUE_KICKSTART, encoding="utf-8")
+    (tmp_path / "notes.txt").write_text(ISSUE_SECTION.replace("%addon", "addon"),
+                                        encoding="utf-8")
+    proc = fake_proc(tmp_path, [
+        (9, ["python3", "drive.py", "--out=notes.txt", "ks/bad-option.ks", "/nonexistent"],
+         str(tmp_path)),
+        (10, ["sleep", "60"], None)])
+    files = candidate_files({}, proc)
+    assert str(tmp_path / "ks" / "bad-option.ks") in files
+    assert str(tmp_path / "notes.txt") not in files  # no %addon section in it
+    _addon, report = read_kickstart_text(ISSUE_SECTION, files)
+    assert [error.message for error in report.error_messages] == [
+        "line 8: unknown option --volum=/var/tmp:2GiB"]
+
+
+def test_words_that_may_name_files():
+    assert named_files(["drive.py", "a.ks", "--kickstart=/b.ks", "--text", "-x"]) == [
+        "a.ks", "/b.ks", "-x"]
