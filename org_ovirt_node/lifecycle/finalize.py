@@ -21,6 +21,7 @@ from org_ovirt_node.lifecycle import etcmerge
 from org_ovirt_node.lifecycle.roots import mounted_base, mounted_layer
 from org_ovirt_node.lifecycle.state import STATE_DIR
 from org_ovirt_node.util.atomic import remove_durably, write_atomic
+from org_ovirt_node.util.jsonfile import read_json
 
 RECORD = "finalize.json"
 _MAX_RECORD = 64 << 20
@@ -78,14 +79,9 @@ def unstage(boot):
 def read_record(boot):
     """The staged-update record on BOOT, or None; a damaged one is a NodeError."""
     path = record_path(boot)
-    try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read(_MAX_RECORD))
-    except FileNotFoundError:
+    data = read_json(path, "staged update", _MAX_RECORD, "; remove it to go on")
+    if data is None:
         return None
-    except (OSError, ValueError) as error:
-        raise NodeError(f"{path}: unreadable staged update ({error}); remove it to go "
-                        "on") from None
     keys = ("layer", "nvr", "from_layer", "old_base")
     if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in keys) \
             or not isinstance(data.get("manifest"), dict):

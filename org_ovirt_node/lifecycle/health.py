@@ -35,6 +35,7 @@ from org_ovirt_node.errors import NodeError
 from org_ovirt_node.lifecycle import lock
 from org_ovirt_node.lifecycle.state import STATE_DIR
 from org_ovirt_node.util.atomic import write_atomic
+from org_ovirt_node.util.jsonfile import read_json
 
 GREEN, RED = "green", "red"
 REQUIRED, WANTED = "required", "wanted"
@@ -321,24 +322,23 @@ def verdicts_path(boot):
 
 def read_verdicts(path):
     """{layer: verdict} as recorded at PATH; {} when absent or unreadable (it is a report)."""
-    try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read(16 * _MAX_READ))
-    except (OSError, ValueError):
-        return {}
+    data = _report(path)
     if not isinstance(data, dict):
         return {}
     return {layer: value for layer, value in data.items() if isinstance(value, dict)}
 
 
+def _report(path):
+    """The JSON at PATH, or None when absent or damaged: a report is never worth an error."""
+    try:
+        return read_json(path, "health verdict", 16 * _MAX_READ)
+    except NodeError:
+        return None
+
+
 def read_running_verdict(root="/"):
     """This boot's verdict from /run, or None."""
-    path = os.path.join(root, RUN_DIR_REL, RUN_VERDICT)
-    try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read(16 * _MAX_READ))
-    except (OSError, ValueError):
-        return None
+    data = _report(os.path.join(root, RUN_DIR_REL, RUN_VERDICT))
     return data if isinstance(data, dict) else None
 
 

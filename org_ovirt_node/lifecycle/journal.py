@@ -11,7 +11,6 @@ already the default when its journal is found had finished.
 import json
 import os
 
-from org_ovirt_node.errors import NodeError
 from org_ovirt_node.lifecycle import removal
 from org_ovirt_node.util.atomic import remove_durably, write_atomic
 
@@ -54,13 +53,7 @@ def path_on(boot):
 
 def read(node):
     """The journal of an unfinished update on NODE, or None."""
-    try:
-        with open(path_on(node.boot), "rb") as handle:
-            data = json.loads(handle.read(1 << 20))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        raise NodeError(f"{path_on(node.boot)}: unreadable update journal ({error})") from None
+    data = read_json(path_on(node.boot), "update journal")
     return data if isinstance(data, dict) else None
 
 

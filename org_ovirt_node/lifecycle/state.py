@@ -16,6 +16,7 @@ from typing import Dict, List, Optional
 from org_ovirt_node.constants import DEFAULT_KEEP
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.util.atomic import write_atomic
+from org_ovirt_node.util.jsonfile import read_json
 
 STATE_DIR = "ovirt-node"
 STATE_FILE = "state.json"
@@ -60,13 +61,9 @@ def state_path(boot):
 def load_state(boot):
     """The node state on BOOT; defaults when none was recorded yet."""
     path = state_path(boot)
-    try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read(_MAX_STATE_BYTES))
-    except FileNotFoundError:
+    data = read_json(path, "node state", _MAX_STATE_BYTES)
+    if data is None:
         return NodeState()
-    except (OSError, ValueError) as error:
-        raise NodeError(f"{path}: unreadable node state ({error})") from None
     if not isinstance(data, dict):
         raise NodeError(f"{path}: node state is not a JSON object")
     known = {key: data[key] for key in NodeState.__dataclass_fields__ if key in data}
