@@ -237,3 +237,21 @@ def test_a_damaged_record_is_one_clear_error(tmp_path):
     (tmp_path / "ovirt-node/finalize.json").write_text('{"layer": 1}')
     with pytest.raises(NodeError, match="not a staged-update record; remove it"):
         finalize.finalize(FakeNode(tmp_path), str(tmp_path))
+
+
+def test_an_online_update_stages_the_record_and_starts_the_unit(tmp_path, monkeypatch):
+    from org_ovirt_node.lifecycle import update  # pylint: disable=import-outside-toplevel
+    calls = []
+    monkeypatch.setattr(update, "run", lambda cmd, check: calls.append(cmd) or
+                        type("Done", (), {"returncode": 0, "stderr": ""})())
+    monkeypatch.setattr(update.os.path, "isdir", lambda path: path == "/run/systemd/system")
+    plan = type("Plan", (), {"layer": LAYER, "nvr": "node-4.5.6-0.1", "from_layer": FROM,
+                             "etc_manifest": {"hosts": ["f", 0o644, 0, 0, 1, 1, None]}})()
+    update._stage_finalize(FakeNode(tmp_path), plan)
+    assert calls == [["systemctl", "start", "ovirt-node-finalize.service"]]
+    record = finalize.read_record(str(tmp_path))
+    assert record == {"layer": LAYER, "nvr": "node-4.5.6-0.1", "from_layer": FROM,
+                      "old_base": FROM[:-2], "manifest": plan.etc_manifest}
+    plan.etc_manifest = None            # the merge read another default's /etc
+    update._stage_finalize(FakeNode(tmp_path), plan)
+    assert finalize.read_record(str(tmp_path)) is None
