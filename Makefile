@@ -108,9 +108,10 @@ ANACONDA_DIR := /usr/share/anaconda
 ADDON_PKG := org_ovirt_node
 DBUS_NAME := org.fedoraproject.Anaconda.Addons.OvirtNode
 
-.PHONY: install
+.PHONY: install install-node-units
 # The add-on as Anaconda finds it: the package under addons/, the activation
 # file and bus policy under dbus/. DESTDIR=/path stages it (updates.img, RPM).
+# On an installed node it also brings the node's own units (install-node-units).
 install:
 	install -d $(DESTDIR)$(ANACONDA_DIR)/addons $(DESTDIR)$(ANACONDA_DIR)/dbus/services \
 		$(DESTDIR)$(ANACONDA_DIR)/dbus/confs
@@ -187,8 +188,42 @@ cockpit-potfile:
 check: cockpit
 rpm: cockpit
 rpm: export TAR_OPTIONS = --exclude=node_modules
-# updates.img is for the installer: the page belongs on installed nodes only.
+# updates.img is for the installer: the page and the units belong on installed nodes only.
 updates: export INSTALL_COCKPIT = no
+updates: export INSTALL_UNITS = no
 ifneq ($(INSTALL_COCKPIT),no)
 install: install-cockpit
 endif
+ifneq ($(INSTALL_UNITS),no)
+install: install-node-units
+endif
+
+# The node's own systemd units (data/systemd/: health, boot-ok, redboot,
+# finalize) and the empty health check folders an administrator fills.
+UNIT_DIR := /usr/lib/systemd/system
+install-node-units:
+	install -d $(DESTDIR)$(UNIT_DIR) $(DESTDIR)/usr/lib/ovirt-node/health.d/required.d \
+		$(DESTDIR)/usr/lib/ovirt-node/health.d/wanted.d \
+		$(DESTDIR)/etc/ovirt-node/health.d/required.d $(DESTDIR)/etc/ovirt-node/health.d/wanted.d
+	install -m 0644 data/systemd/*.service $(DESTDIR)$(UNIT_DIR)/
+
+# The engine as a Debian package, the way the real node image carries it:
+# the package in dist-packages, /usr/bin/ovirt-node, the units and the page.
+# Built reproducibly (SOURCE_DATE_EPOCH, root-owned, sorted) into out/deb/.
+DEB_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+DEB_STAGE := $(OUT)/deb/stage
+DEB_FILE = $(OUT)/deb/ovirt-node_$(DEB_VERSION)_all.deb
+DEB_EPOCH = $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+.PHONY: deb
+deb: cockpit
+	rm -rf $(DEB_STAGE) && mkdir -p $(DEB_STAGE)/usr/lib/python3/dist-packages $(DEB_STAGE)/usr/bin
+	tar -cf - --exclude=__pycache__ --exclude='*.pyc' $(ADDON_PKG) | \
+		tar -xf - -C $(DEB_STAGE)/usr/lib/python3/dist-packages --no-same-owner
+	install -m 0755 data/ovirt-node.py $(DEB_STAGE)/usr/bin/ovirt-node
+	$(MAKE) --no-print-directory install-node-units install-cockpit DESTDIR=$(abspath $(DEB_STAGE))
+	mkdir -p $(DEB_STAGE)/DEBIAN
+	sed 's/@VERSION@/$(DEB_VERSION)/' data/debian/control > $(DEB_STAGE)/DEBIAN/control
+	install -m 0755 data/debian/postinst data/debian/prerm $(DEB_STAGE)/DEBIAN/
+	find $(DEB_STAGE) -exec touch -h -d @$(DEB_EPOCH) {} +
+	SOURCE_DATE_EPOCH=$(DEB_EPOCH) dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB_FILE) >/dev/null
+	@echo $(DEB_FILE)

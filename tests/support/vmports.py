@@ -142,6 +142,8 @@ def run_commands(fd):
                               "stderr": done.stderr}
                 except (OSError, subprocess.TimeoutExpired) as error:
                     answer = {"rc": 127, "stdout": "", "stderr": str(error)}
+                if "id" in request:          # lets a client skip answers to stale requests
+                    answer["id"] = request["id"]
                 _write_all(fd, json.dumps(answer).encode() + b"\n")
 
 
@@ -154,6 +156,9 @@ def exec_on(argv, env=None, log=None):
 
 if __name__ == "__main__":
     import sys
-    if sys.argv[1:2] != ["relay"] or len(sys.argv) != 3:
-        sys.exit("usage: vmports.py relay SOCKET")
-    relay(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] == "relay":
+        relay(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "serve":      # the guest's command port
+        serve(sys.argv[2], run_commands)
+    else:
+        sys.exit("usage: vmports.py relay SOCKET | vmports.py serve PORT-NAME")
