@@ -19,7 +19,7 @@ APT_PACKAGES := \
 	python3-bytesize python3-parted python3-pyudev python3-venv \
 	xorriso isolinux syslinux-common syslinux-utils grub-efi-amd64-bin \
 	grub-pc-bin grub2-common ovmf isomd5sum genisoimage rpm gettext xvfb xauth gir1.2-gtk-3.0 tmux \
-	cockpit-ws cockpit-bridge chromium chromium-driver
+	cockpit-ws cockpit-bridge chromium chromium-driver mmdebstrap
 
 .PHONY: deps apt venv check demo bench clean
 
@@ -80,9 +80,11 @@ check-anaconda: anaconda-deps
 	ANACONDA_SRC=$(abspath $(ANACONDA_SRC)) MEH_SRC=$(abspath $(MEH_SRC)) \
 		$(PY) -m pytest -q -ra tests/anaconda
 
-# The main job on the built-in demo: build the demo image if missing, install
-# it onto a blank sparse 32 GiB disk inside a VM, print status and boot entry.
-demo: deps demo-image
+# The main job on the built-in demo, the real node (squashfs-build/node/):
+# build it (or reuse the cached one), install it onto a blank sparse 32 GiB
+# disk inside a VM, boot it by its own GRUB, show health and Cockpit, update
+# it online and reboot into the new layer.
+demo: deps cockpit
 	$(PY) -m tests.support.demo
 
 # Speed figures: every path against its peers and its floor in one run, over

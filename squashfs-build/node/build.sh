@@ -16,9 +16,10 @@
 #   PYTHON        the python that runs ovirt-node (default python3)
 #
 # Two caches, both under NODE_CACHE, so a second build costs nothing:
-#   tree-KEY/     the Debian tree from mmdebstrap, keyed by this recipe
-#                 (this script, packages.list, rootfs/) and the apt archive's
-#                 Release files and sources, which fix every package version;
+#   tree-KEY/     the Debian tree (tree.sh: mmdebstrap), keyed by its recipe
+#                 (tree.sh, packages.list, rootfs/, the kernel, the epoch) and
+#                 the apt archive's sources and Release files, which fix every
+#                 package version;
 #   image-KEY/    the finished image, keyed by the tree, the .deb, the NVR
 #                 and SOURCE_DATE_EPOCH.
 # mmdebstrap uses the machine's own apt sources: no mirror is named here.
@@ -46,12 +47,9 @@ esac
 [ -f "$deb" ] || { echo "build.sh: no .deb at $deb (run make deb)" >&2; exit 2; }
 command -v mmdebstrap >/dev/null || { echo "build.sh: mmdebstrap is missing (apt-get install mmdebstrap)" >&2; exit 2; }
 
-packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/packages.list" | tr '\n' ',')
-packages+=$kernel_pkg
-
-# --- the Debian tree, cached by recipe and archive state
-tree_key=$( { cat "$0" "$here/packages.list"; echo "$kernel_pkg $epoch";
-              (cd "$here/rootfs" && find . -print0 | LC_ALL=C sort -z | xargs -0 ls -ld --time-style=+ | awk '{$3=$4=""; print}';
+# --- the Debian tree (tree.sh), cached by recipe and archive state
+tree_key=$( { cat "$here/tree.sh" "$here/packages.list"; echo "$kernel_pkg $epoch";
+              (cd "$here/rootfs" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n %F %a %N';
                find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum);
               cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null || true;
               cat /var/lib/apt/lists/*Release 2>/dev/null || true; } | sha256sum | cut -c1-16)
@@ -60,19 +58,7 @@ mkdir -p "$cache"
 if [ ! -e "$tree/.complete" ]; then
     echo "build.sh: building the Debian tree ($kernel_pkg) with mmdebstrap; 1-3 minutes" >&2
     rm -rf "$tree" "$tree.tmp"
-    # Purging usrmerge and perl (usr-is-merged satisfies init-system-helpers
-    # instead) saves about 50 MiB and leaves dpkg's database consistent.
-    # SSH host keys are made per node at first boot, never shipped.
-    mmdebstrap --variant=minbase --include="$packages" \
-        --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-        --dpkgopt='path-exclude=/usr/share/info/*' \
-        --customize-hook='chroot "$1" dpkg --purge usrmerge libfile-find-rule-perl libnumber-compare-perl libtext-glob-perl perl perl-modules-5.36 libperl5.36' \
-        --customize-hook="cp -a '$here/rootfs/.' \"\$1/\"" \
-        --customize-hook='rm -f "$1"/etc/ssh/ssh_host_* "$1"/var/lib/dbus/machine-id "$1"/var/cache/debconf/*-old "$1"/var/lib/dpkg/*-old' \
-        --customize-hook='rm -rf "$1"/var/log/apt/* "$1"/var/log/*.log "$1"/var/cache/ldconfig/aux-cache' \
-        --customize-hook=': > "$1"/etc/machine-id' \
-        bookworm "$tree.tmp" >&2
+    "$here/tree.sh" "$tree.tmp" "$kernel_pkg" >&2
     touch "$tree.tmp/.complete"
     mv "$tree.tmp" "$tree"
 fi

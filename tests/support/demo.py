@@ -1,7 +1,8 @@
-"""The demo node image the VM tests and `make demo` install, built once.
+"""`make demo` (run_demo: the real node) and the busybox demo image, built once.
 
-The recipe (squashfs-build/demo/build.sh) runs only when out/demo holds no
-image yet; the tests then compare the installed layer with its source tree.
+The busybox recipe (squashfs-build/demo/build.sh) runs only when out/demo
+holds no image yet; the engine-only VM tests install it and compare the
+installed layer with its source tree.
 OVIRT_NODE_DEMO_DIR names another folder, so two test runs (or a test run
 and a rebuilt recipe) need not share one image.
 """
@@ -25,31 +26,14 @@ def ensure_demo_image():
     return DEMO_IMAGE, DEMO_TREE
 
 
-DEMO_GUEST_SCRIPT = r"""
-cd "$OUT"
-echo "==> ovirt-node install --image $IMAGE --disk /dev/vda --yes"
-ovirt-node install --image "$IMAGE" --disk /dev/vda --yes > install.log 2>&1
-echo $? > install.rc
-ovirt-node status > status.txt 2>&1
-for part in /dev/vda[0-9]*; do
-    if [ "$(blkid -s TYPE -o value "$part")" = ext4 ]; then
-        mkdir -p /tmp/boot && mount -o ro "$part" /tmp/boot
-        for entry in /tmp/boot/loader/entries/*.conf; do
-            echo "# /boot/loader/entries/$(basename "$entry")"; cat "$entry"
-        done > bls.txt
-        umount /tmp/boot
-    fi
-done
-if [ "$(cat install.rc)" = 0 ]; then
-    ovirt-node update --image "$IMAGE_B" --yes > update.log 2>&1
-    echo $? > update.rc
-    ovirt-node status > status-update.txt 2>&1
-    ovirt-node rollback --yes > rollback.log 2>&1
-    echo $? > rollback.rc
-    ovirt-node status > status-rollback.txt 2>&1
-fi
-lvm vgchange -an onn > /dev/null 2>&1
-"""
+COCKPIT_PROBE = (
+    "import ssl, urllib.request\n"
+    "context = ssl.create_default_context()\n"
+    "context.check_hostname, context.verify_mode = False, ssl.CERT_NONE\n"
+    "page = urllib.request.urlopen('https://localhost:9090/', context=context, timeout=120)\n"
+    "text = page.read().decode('utf-8', 'replace')\n"
+    "title = text.split('<title>', 1)[1].split('</title>', 1)[0] if '<title>' in text else '?'\n"
+    "print(page.status, page.headers.get('Server', ''), title)\n")
 
 
 def _succeeded(rc_path):
@@ -60,52 +44,78 @@ def _succeeded(rc_path):
         return handle.read().strip() == "0"
 
 
+def _show(title, text):
+    print(f"\n==> {title}")
+    print(text.rstrip())
+
+
 def run_demo():
-    """Install the demo image onto a fresh sparse 32 GiB disk in a VM, update it to a
-    newer image and roll back; print each result, then boot the disk by its own GRUB."""
-    from tests.support.lifecycle_images import NVR_B, derive_image, newer_defaults
-    from tests.support.nodeboot import boot_disk
+    """The real node's main job: build (or reuse) it, install it onto a blank disk,
+    boot it by its own GRUB, see it healthy with Cockpit answering, update it
+    online and reboot into the new layer."""
+    from tests.support.livenode import LiveNode
+    from tests.support.node_images import LAYERS, NVRS, images_disk, node_images
     from tests.support.vm import run_in_vm, sparse_disk
 
-    image, _ = ensure_demo_image()
-    image_b = derive_image(NVR_B, newer_defaults)
-    workdir = os.path.join(DEMO_DIR, "run")
+    print("Building (or reusing) the real node images A and B (squashfs-build/node/) ...",
+          flush=True)
+    images = node_images("AB")
+    workdir = os.path.join(REPO, "out", "node", "demo")
     os.makedirs(workdir, exist_ok=True)
     for name in os.listdir(workdir):
         os.unlink(os.path.join(workdir, name))
     disk = sparse_disk(os.path.join(workdir, "node-disk.img"), 32 << 30)
-    print(f"Booting a VM (qemu TCG) with {disk} as /dev/vda; this takes a few minutes.")
-    run_in_vm(DEMO_GUEST_SCRIPT, [disk], workdir, env={"IMAGE": image, "IMAGE_B": image_b})
-
-    def show(name):
-        path = os.path.join(workdir, name)
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                print(handle.read().rstrip())
-
-    show("install.log")
+    drive = images_disk(os.path.join(workdir, "images.img"), [images["B"]])
+    print(f"==> ovirt-node install --image {images['A']} --disk /dev/vda --yes\n"
+          "    (in a qemu VM: the host kernel has no device-mapper; a few minutes)", flush=True)
+    guest = os.path.join(REPO, "tests", "vm", "guest_node_install.py")
+    run_in_vm(f'"{sys.executable}" "{guest}"\n', [disk], workdir,
+              env={"IMAGE_A": images["A"], "LAYER_A": LAYERS["A"]})
     if not _succeeded(os.path.join(workdir, "install.rc")):
+        with open(os.path.join(workdir, "install.err"), encoding="utf-8") as handle:
+            print(handle.read()[-3000:], file=sys.stderr)
         print("demo: the install failed (see above)", file=sys.stderr)
         return 1
-    print("\n==> ovirt-node status")
-    show("status.txt")
-    print("\n==> boot entry")
-    show("bls.txt")
-    for step, command in (("update", f"ovirt-node update --image {image_b} --yes"),
-                          ("rollback", "ovirt-node rollback --yes")):
-        print(f"\n==> {command}")
-        show(f"{step}.log")
-        if not _succeeded(os.path.join(workdir, f"{step}.rc")):
-            print(f"demo: the {step} failed (see above)", file=sys.stderr)
+    print("    installed. DEMO ONLY: a command port (virtio-serial, no network) and boot-time "
+          "masks were planted in the layer's /etc so this program can drive the node; "
+          "the image itself has neither, and no password.")
+    node = LiveNode(disk, workdir, drives=[drive])
+    try:
+        print("\n==> booting the disk through its own GRUB (SeaBIOS, qemu TCG)", flush=True)
+        node.start("bios")
+        state = node.wait_booted(what="A")
+        _show(f"booted {node.running_layer()}: systemctl is-system-running = {state}",
+              node.sh("systemctl is-active ovirt-node-health ovirt-node-boot-ok "
+                      "cockpit.socket ssh", check=False))
+        _show("ovirt-node health (this boot's verdict)", node.sh(
+            "python3 -c \"import json; v=json.load(open('/run/ovirt-node/health.json')); "
+            "print('health:', v['status'], v['failed'] or '')\"", check=False))
+        _show("the login banner (/run/motd.d/ovirt-node-health)",
+              node.sh("cat /run/motd.d/ovirt-node-health", check=False))
+        _show("Cockpit on the node (https://localhost:9090/ fetched on the node itself)",
+              node.run("python3", "-c", COCKPIT_PROBE, check=False, timeout=300)["stdout"]
+              or "Cockpit did not answer")
+        _show("ovirt-node status", node.sh("ovirt-node status", check=False))
+        image_b = f"/run/node-images/{NVRS['B']}.squashfs"
+        node.sh("mkdir -p /run/node-images && mount -o ro LABEL=node-images /run/node-images")
+        print(f"\n==> ovirt-node update --image {image_b} --yes   (online, on the running node)",
+              flush=True)
+        update = node.run("ovirt-node", "update", "--image", image_b, "--yes", check=False)
+        print((update["stderr"] + update["stdout"]).rstrip())
+        if update["rc"] != 0:
+            print("demo: the update failed (see above)", file=sys.stderr)
             return 1
-        print(f"\n==> ovirt-node status (after the {step})")
-        show(f"status-{step}.txt")
-    print("\n==> booting the disk through its own GRUB (SeaBIOS)")
-    console = boot_disk(disk)
-    shown = [line for line in console.replace("\r", "").splitlines()
-             if line.startswith(("running-layer:", "OVIRT-NODE-DEMO-BOOTED", "boot-ok:"))]
-    print("\n".join(shown) or console[-2000:])
-    print(f"\nThe installed node disk is {disk}.")
+        print("\n==> systemctl reboot", flush=True)
+        state = node.reboot("B")
+        _show(f"booted {node.running_layer()}: systemctl is-system-running = {state}",
+              node.sh("cat /run/motd.d/ovirt-node-health", check=False))
+        _show("ovirt-node status", node.sh("ovirt-node status", check=False))
+        node.run("systemctl", "poweroff", check=False, timeout=30)
+        node.wait_powered_off()
+    finally:
+        node.kill()
+        print("\nboots: " + ", ".join(f"{what} {seconds:.0f} s" for what, seconds in node.timings))
+    print(f"The installed node disk is {disk}.")
     return 0
 
 

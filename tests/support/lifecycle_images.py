@@ -1,11 +1,10 @@
-"""The images of the lifecycle scenario, derived from the demo image's tree.
+"""The busybox demo's update image B, derived from the demo image's tree.
 
 B is a newer release that changes an /etc default, adds one, changes the
 default both the node and the image change (an /etc merge conflict), brings
-new /var content and needs a separate volume the node lacks; C is newer still but its init exits, so its kernel
-panics at every boot; D is B's content under a newer NVR, for the crash
-tests. Each is built once by `ovirt-node image build` and kept in out/demo
-while the demo image is not newer.
+new /var content and needs a separate volume the node lacks. It is built once
+by `ovirt-node image build` and kept in out/demo while the demo image is not
+newer. (The real node's images are tests/support/node_images.py.)
 """
 
 import os
@@ -16,8 +15,6 @@ from tests.support.demo import DEMO_DIR, ensure_demo_image
 
 NVR_A = "ovirt-node-ng-demo-4.5.5-0.1"
 NVR_B = "ovirt-node-ng-demo-4.5.6-0.1"
-NVR_C = "ovirt-node-ng-demo-4.5.7-0.1"
-NVR_D = "ovirt-node-ng-demo-4.5.8-0.1"
 
 
 def _write(root, path, text, mode=0o644):
@@ -37,12 +34,6 @@ def newer_defaults(root, version):
     _write(root, "var/lib/demo/state.txt", f"state of {version}, must not replace the node's\n")
     _write(root, "usr/share/ovirt-node/volumes", "/var/lib/demo-vms 1GiB\n")
     _write(root, "var/lib/demo-vms/README.txt", f"a volume {version} needs\n")
-
-
-def panicking_init(root, version):
-    """An init that exits at once: the kernel panics (and reboots, panic=-1)."""
-    _write(root, "usr/sbin/init", f"#!/bin/sh\necho OVIRT-NODE-DEMO-PANIC {version}\nexit 1\n",
-           mode=0o755)
 
 
 def derive_image(nvr, edit):
@@ -65,9 +56,3 @@ def derive_image(nvr, edit):
         subprocess.run(["rm", "-rf", staged], check=True)
     return path
 
-
-def lifecycle_images():
-    """{"A": path, "B": ..., "C": ..., "D": ...}."""
-    image, _ = ensure_demo_image()
-    return {"A": image, "B": derive_image(NVR_B, newer_defaults),
-            "C": derive_image(NVR_C, panicking_init), "D": derive_image(NVR_D, newer_defaults)}

@@ -1,6 +1,6 @@
-"""Runs inside the VM: one stage of the node lifecycle scenario at a time.
+"""Runs inside the VM: stages of the offline (--vg) lifecycle scenario, in order.
 
-Usage: python3 guest_lifecycle.py STAGE   (environment: OUT, IMAGE_A..IMAGE_D)
+Usage: python3 guest_lifecycle.py STAGE...   (environment: OUT, IMAGE_A, IMAGE_B)
 Every command's stdout, stderr and exit status go to $OUT/<stage>.<name>.{out,err,rc};
 the host-side test (test_lifecycle_vm.py) asserts on them. Nothing here
 decides pass or fail. /dev/vda is the node, /dev/vdb a small second node
@@ -9,11 +9,9 @@ whose pool is filled so that an update is refused by preflight.
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 OUT = os.environ["OUT"]
 NODE, SMALL = "onn", "small"
@@ -87,25 +85,6 @@ def fill_pool(vg, leave_bytes):
         "conv=fsync", "status=none"))
 
 
-def killed_update(stage, image, before):
-    """Start an update that stops itself before step BEFORE, then SIGKILL it."""
-    env = dict(os.environ, OVIRT_NODE_STOP_BEFORE=before)
-    with open(os.path.join(OUT, f"{stage}.killed.out"), "wb") as out:
-        process = subprocess.Popen(["ovirt-node", "update", "--vg", NODE, "--image", image,
-                                    "--yes", "--json"], stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=env)
-        deadline = time.time() + 900
-        while time.time() < deadline and process.poll() is None:
-            with open(f"/proc/{process.pid}/stat") as handle:
-                if handle.read().rsplit(")", 1)[1].split()[0] == "T":
-                    break
-            time.sleep(0.5)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    with open(os.path.join(OUT, f"{stage}.killed.rc"), "w") as handle:
-        handle.write(str(process.returncode))
-
-
 def facts(stage):
     node(stage, "status", "status", "--json")
     node(stage, "check", "check", "--json")
@@ -130,39 +109,31 @@ def stage_update_b():
          "--json")
     node("update_b", "update", "update", "--image", os.environ["IMAGE_B"], "--yes", "--json")
     facts("update_b")
+    layer_files("update_b", default_layer(NODE))
 
 
-def stage_rollback():
-    node("rollback", "rollback", "rollback", "--yes", "--json")
-    facts("rollback")
+def layer_files(stage, layer):
+    """What LAYER holds where the update merged /etc and added to /var, as JSON."""
+    paths = ["etc/hostname", "etc/demo/both.conf", "etc/demo/both.conf.imgnew",
+             "etc/demo/defaults.conf", "etc/demo/new.conf", "etc/fstab"]
+    var_paths = ["lib/demo/userdata.txt", "lib/demo/added-in-4.5.6.txt", "lib/demo/state.txt",
+                 "lib/demo-vms/README.txt"]
+    sh("lvm", "lvchange", "-ay", f"{NODE}/{layer}", f"{NODE}/var", f"{NODE}/var_lib_demo-vms")
 
+    def read(root, names):
+        found = {}
+        for name in names:
+            path = os.path.join(root, name)
+            found[name] = open(path).read() if os.path.isfile(path) else None
+        return found
 
-def stage_update_c():
-    node("update_c", "update", "update", "--image", os.environ["IMAGE_C"], "--yes", "--json")
-    facts("update_c")
-
-
-def stage_kill_base():
-    facts("fallen_back")
-    node("kill_base", "reuse_bad", "update", "--image", os.environ["IMAGE_C"], "--yes")
-    node("kill_base", "gc", "gc", "--keep", "1", "--yes", "--json")
-    killed_update("kill_base", os.environ["IMAGE_D"], "layer")
-    facts("kill_base")
-
-
-def stage_kill_layer():
-    killed_update("kill_layer", os.environ["IMAGE_D"], "etc")
-    facts("kill_layer")
-
-
-def stage_kill_switch():
-    killed_update("kill_switch", os.environ["IMAGE_D"], "switch")
-    facts("kill_switch")
-
-
-def stage_finish():
-    node("finish", "update", "update", "--image", os.environ["IMAGE_D"], "--yes", "--json")
-    facts("finish")
+    files = with_mounted(f"/dev/{NODE}/{layer}", lambda root: read(root, paths))
+    files.update({"var/" + k: v for k, v in with_mounted(
+        f"/dev/{NODE}/var", lambda var: read(var, var_paths[:3])).items()})
+    files.update({"var/" + var_paths[3]: with_mounted(
+        f"/dev/{NODE}/var_lib_demo-vms", lambda vms: read(vms, ["README.txt"]))["README.txt"]})
+    with open(os.path.join(OUT, f"{stage}.files.out"), "w") as handle:
+        json.dump(files, handle)
 
 
 def _boot_device(vg):
@@ -232,9 +203,10 @@ STAGES = {name[len("stage_"):]: function for name, function in globals().items()
           if name.startswith("stage_")}
 
 if __name__ == "__main__":
-    STAGES[sys.argv[1]]()
-    for vg in (NODE, SMALL):
-        subprocess.run(["lvm", "vgchange", "-an", vg], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-    with open(os.path.join(OUT, f"{sys.argv[1]}.done"), "w") as handle:
-        handle.write("done\n")
+    for stage in sys.argv[1:]:
+        STAGES[stage]()
+        for vg in (NODE, SMALL):
+            subprocess.run(["lvm", "vgchange", "-an", vg], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        with open(os.path.join(OUT, f"{stage}.done"), "w") as handle:
+            handle.write("done\n")
