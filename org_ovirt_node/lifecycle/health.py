@@ -19,7 +19,6 @@ so `status` of another boot (or offline) sees each layer's last verdict.
 import datetime
 import json
 import os
-import re
 import selectors
 import shlex
 import shutil
@@ -117,10 +116,17 @@ def _runnable(path):
 def disabled_checks(root="/"):
     """The script names greenboot.conf's DISABLED_HEALTHCHECKS lists (an array or a string)."""
     text = _read_text(os.path.join(root, GREENBOOT_CONF))
-    match = re.search(r"^\s*DISABLED_HEALTHCHECKS=(\([^)]*\)|.*)$", text, re.MULTILINE)
-    if not match:
+    lines = text.splitlines()
+    start = next((index for index, line in enumerate(lines)
+                  if line.lstrip().startswith("DISABLED_HEALTHCHECKS=")), None)
+    if start is None:
         return set()
-    value = match.group(1).strip()
+    value = lines[start].split("=", 1)[1].strip()
+    for line in lines[start + 1:]:          # an array may go on over several lines
+        if not value.startswith("(") or ")" in value:
+            break
+        value += " " + line.strip()
+    value = value.split(")", 1)[0] + ")" if value.startswith("(") else value
     if value.startswith("("):
         value = value[1:-1]
     try:     # a string lists its names separated by spaces, as greenboot reads it
