@@ -8,8 +8,15 @@ command find every part without knowing names.
 import os
 
 from org_ovirt_node import constants
-from org_ovirt_node.install.layout import blivet_lv_name
 from org_ovirt_node.util import lvm
+
+
+def blivet_lv_name(name):
+    """The name blivet will accept for an LV: it drops characters such as '+'.
+
+    The real name is restored with lvrename after blivet created the LV.
+    """
+    return "".join(ch for ch in name if ch.isalnum() or ch in "._-")
 
 
 def lv_path(vg, name):

@@ -17,6 +17,7 @@ from blivet.size import Size
 
 from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.install.layers import blivet_lv_name
 from org_ovirt_node.install.plan import Plan, PlannedDevice
 from org_ovirt_node.nvr import NVR
 from org_ovirt_node.sizes import GiB, MiB, format_size
@@ -58,14 +59,6 @@ def thin_pool_reserve(vg_size, extent_size, spec=DEFAULT_THPOOL_RESERVE):
     """
     wanted = min(max(spec.percent * Decimal(0.01) * vg_size, int(spec.min)), int(spec.max))
     return math.ceil(wanted / extent_size) * extent_size
-
-
-def blivet_lv_name(name):
-    """The name blivet will accept for an LV: it drops characters such as '+'.
-
-    The real name is restored with lvrename after blivet created the LV.
-    """
-    return "".join(ch for ch in name if ch.isalnum() or ch in "._-")
 
 
 def schedule_layout(storage, disks, options, image):

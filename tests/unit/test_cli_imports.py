@@ -1,7 +1,8 @@
 """The CLI imports only what the command being run needs.
 
-`ovirt-node boot-ok` runs at every boot of a node whose image ships Python
-and this package but not blivet, pykickstart or the ISO tools; and each
+`ovirt-node boot-ok`, `health` and the whole lifecycle (update, rollback,
+gc, ...) run on a node whose image ships Python and this package but not
+blivet, pykickstart or the ISO tools (squashfs-build/node/); and each
 quick command should not pay for the others' imports.
 """
 
@@ -26,7 +27,8 @@ def imported_by(*argv):
 @pytest.mark.parametrize("argv", [("boot-ok", "--help"), ("check", "--help"),
                                   ("status", "--help"), ("rollback", "--help"),
                                   ("health", "--help"), ("redboot", "--help"),
-                                  ("finalize", "--help"), ("health",)])
+                                  ("finalize", "--help"), ("health",), ("update", "--help"),
+                                  ("gc", "--help"), ("pin", "--help")])
 def test_lifecycle_commands_need_no_installer_libraries(argv):
     assert not imported_by(*argv) & {"blivet", "pykickstart", "jinja2", "yaml", "gi"}
 
@@ -34,6 +36,7 @@ def test_lifecycle_commands_need_no_installer_libraries(argv):
 def test_the_engines_units_run_need_no_installer_libraries():
     probe = ("import json, sys\n"
              "from org_ovirt_node.lifecycle import bootcount, check, finalize, health, lock, redboot\n"
+             "from org_ovirt_node.lifecycle import gc, pins, rollback, update\n"
              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)
