@@ -100,6 +100,10 @@ EOF
     mv "$work/image" "$cached"
     touch "$cached/.complete"
 fi
+touch "$tree" "$cached"          # most recently used, for the pruning below
+# The cache stays bounded: the 2 trees and 8 images used last are kept.
+ls -1dt "$cache"/tree-* 2>/dev/null | grep -v '\.tmp$' | tail -n +3 | xargs -r rm -rf
+ls -1dt "$cache"/image-* 2>/dev/null | tail -n +9 | xargs -r rm -rf
 cp "$cached/$nvr.squashfs" "$out/$name.squashfs"
 sed "s/  .*/  $name.squashfs/" "$cached/$nvr.squashfs.sha256" > "$out/$name.squashfs.sha256"
 echo "$out/$name.squashfs"
