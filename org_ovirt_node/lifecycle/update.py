@@ -34,6 +34,7 @@ from org_ovirt_node.lifecycle import (bootcount, etcmerge, finalize, gc, journal
                                       preflight, varcopy)
 from org_ovirt_node.lifecycle.roots import (mounted_base, mounted_layer, mounted_volumes,
                                             top_volumes, volume_entries)
+from org_ovirt_node.lifecycle import imageupdated
 from org_ovirt_node.nvr import NVR
 from org_ovirt_node.util import grubcfg, lvm
 from org_ovirt_node.util.run import run
@@ -186,6 +187,10 @@ def apply_update(node, plan, options, reporter):
     """Carry out PLAN; the default switches last. Returns the result dict."""
     if plan.problems:
         raise NodeError("update refused: " + "; ".join(plan.problems))
+    # oVirt's engine reads the marker in the running node's /var (imageupdated.py).
+    # Offline (--vg) the host's /var is not the node's: the marker is left alone.
+    if node.running:
+        imageupdated.clear()
     unfinished = journal.read(node)
     if unfinished is not None:
         removed = journal.undo(node, unfinished)
@@ -214,6 +219,12 @@ def apply_update(node, plan, options, reporter):
         reporter.warning("cleanup: removed " + (", ".join(removed) or "nothing") +
                          f"; the boot default is still {plan.from_layer}")
         raise
+    if node.running:
+        try:
+            imageupdated.mark(options.image)
+        except OSError as error:
+            reporter.warning(f"could not write /{imageupdated.MARKER} ({error}): oVirt's "
+                             "engine will take this update for a failed one")
     try:
         _stage_finalize(node, plan)
     except (OSError, NodeError) as error:
