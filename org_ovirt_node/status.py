@@ -4,6 +4,8 @@ Nothing here relies on fixed names: the VG, pool, bases, layers and volumes
 are found by their imgbased tags, as imgbased's own tools do. The boot side
 (default, fallback, last-known-good, pinned, bad, each layer's kernels and
 entries) comes from /boot through lifecycle/node.py, online or offline.
+Each layer's kernel arguments are its image's (recorded in the node state)
+and the local changes its boot entry shows against them (lifecycle/kargs.py).
 Each layer's os-release is the one its image had when deployed (kept in the
 node state), or for the running layer read from /, so status mounts nothing.
 The health verdicts come from lifecycle/health.py's files: this boot's from
@@ -12,7 +14,7 @@ The health verdicts come from lifecycle/health.py's files: this boot's from
 
 from org_ovirt_node import constants
 from org_ovirt_node.image import rootfacts
-from org_ovirt_node.lifecycle import bootcount, health
+from org_ovirt_node.lifecycle import bootcount, health, kargs
 from org_ovirt_node.lifecycle.state import OS_RELEASE_KEYS
 from org_ovirt_node.lifecycle.node import open_node, volume_mount_point
 from org_ovirt_node.lifecycle.preflight import autoextend_step
@@ -86,6 +88,7 @@ def node_status(node):
     boot = _boot_state(node)
     entries = node.entries()
     images = node.state().images
+    image_kargs = node.state().image_kargs
     status = {"vg": {"name": node.vg, "size": int(vg_row["vg_size"]),
                      "free": int(vg_row["vg_free"])},
               "pool": None, "bases": [], "layers": [], "volumes": [],
@@ -118,6 +121,7 @@ def node_status(node):
                 "os_release": _os_release(node, images, name, row["origin"]),
                 "kernels": [entry.version for entry in mine],
                 "entries": [entry.entry_id for entry in mine],
+                "kargs": kargs.summary(mine[0].options if mine else "", image_kargs.get(name)),
                 "health": verdicts.get(name)})
         elif constants.TAG_VOLUME in tags:
             status["volumes"].append({"name": row["lv_name"],

@@ -1,4 +1,4 @@
-"""The node's life: `update`, `rollback`, `gc`, `pin`, `unpin`, `check`, `boot-ok`,
+"""The node's life: `update`, `rollback`, `gc`, `pin`, `unpin`, `kargs`, `check`, `boot-ok`,
 and what the node's own units run: `health`, `redboot`, `finalize`.
 
 Every command that writes asks first on a terminal (or takes --yes), and
@@ -88,6 +88,22 @@ def register(subparsers):
         parser.add_argument("layer", metavar="LAYER")
         _common(parser)
         parser.set_defaults(func=_locked(run_pin), pinned=pinned)
+
+    parser = subparsers.add_parser(
+        "kargs", help="show or change a layer's kernel arguments",
+        description="Show a layer's kernel arguments (the image's own and the local changes), "
+                    "or change them in every boot entry of the layer. Edits apply in this "
+                    "order: --replace, --delete, --append.")
+    parser.add_argument("--append", action="append", default=[], metavar="ARG",
+                        help="add ARG (K, K=V or K=\"V W\") at the end")
+    parser.add_argument("--delete", action="append", default=[], metavar="ARG",
+                        help="remove K (every K and K=...) or exactly K=V")
+    parser.add_argument("--replace", action="append", default=[], metavar="K=V",
+                        help="set the one value of K (K=OLD=NEW: replace exactly K=OLD)")
+    parser.add_argument("--layer", help="layer to act on (default: the running one, else the "
+                                        "boot default's)")
+    _common(parser)
+    parser.set_defaults(func=run_kargs)
 
     parser = subparsers.add_parser("check", help="named health checks of the node")
     _common(parser, writes=False)
@@ -229,6 +245,45 @@ def run_pin(args):
                        "pinned": pinned},
                 f"{layer} {'is' if args.pinned else 'is not'} pinned"
                 f"{'' if changed else ' (already)'}")
+    return 0
+
+
+def run_kargs(args):
+    """Run `ovirt-node kargs`: show, or change under the lock, a layer's kernel arguments."""
+    if args.append or args.delete or args.replace:
+        return _locked(_change_kargs)(args)
+    kargs = _engine("kargs")
+    private_mounts()
+    with open_node(args.vg) as node:
+        result = kargs_of(kargs, node, args.layer)
+    emit_result(args, {**result, "changed": False}, kargs.render(result))
+    return 0
+
+
+def kargs_of(kargs, node, layer):
+    """describe() of LAYER (or the running or default one) of NODE."""
+    layer = kargs.target_layer(node, layer)
+    return kargs.describe(node, layer, kargs.image_args(node, layer, kargs.read_base_args))
+
+
+def _change_kargs(args):
+    kargs = _engine("kargs")
+    private_mounts()
+    with open_node(args.vg) as node:
+        before = kargs_of(kargs, node, args.layer)
+        effective = kargs.edit(before["effective"], args.append, args.delete, args.replace)
+        changed = effective != before["effective"]
+        if changed:
+            _confirm_write(args, node, f"Change the kernel arguments of {before['layer']}?",
+                           f"{' '.join(before['effective'])}\n-> {' '.join(effective)}")
+            kargs.rewrite_entries(node, before["layer"], effective)
+            state = node.state()
+            if before["layer"] not in state.image_kargs and before["image"] is not None:
+                state.remember_kargs(before["layer"], before["image"])
+                node.save_state(state)
+        result = kargs.describe(node, before["layer"], before["image"])
+    emit_result(args, {"event": "result", **result, "changed": changed},
+                kargs.render(result) + ("" if changed else "\n(no change)"))
     return 0
 
 

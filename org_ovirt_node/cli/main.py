@@ -26,7 +26,7 @@ COMMANDS = {
     "ks": "org_ovirt_node.cli.ks",
     "update": _LIFECYCLE, "rollback": _LIFECYCLE, "gc": _LIFECYCLE, "pin": _LIFECYCLE,
     "unpin": _LIFECYCLE, "check": _LIFECYCLE, "boot-ok": _LIFECYCLE, "health": _LIFECYCLE,
-    "redboot": _LIFECYCLE, "finalize": _LIFECYCLE,
+    "redboot": _LIFECYCLE, "finalize": _LIFECYCLE, "kargs": _LIFECYCLE,
 }
 
 EXIT_ERROR = 1

@@ -52,6 +52,10 @@ def render_status(status):
                      f"{' [' + ', '.join(marks) + ']' if marks else ''}")
         for entry, kernel in zip(layer["entries"], layer["kernels"]):
             lines.append(f"         kernel {kernel}, boot entry {entry}")
+        local = (layer.get("kargs") or {}).get("local")
+        if local and (local["added"] or local["removed"]):
+            lines.append("         kernel arguments: local " + " ".join(
+                [f"+{arg}" for arg in local["added"]] + [f"-{arg}" for arg in local["removed"]]))
         verdict = layer.get("health")
         if verdict:
             failed = f": {', '.join(verdict['failed'])} failed" if verdict["failed"] else ""

@@ -209,7 +209,8 @@ def _fill_layer(sysroot, vg, layer, nvr, mounts, created, options, reporter):
         bootconfig.write_fstab(layer_root, adopted_fstab(vg, layer, mounts, created,
                                                                 options.fstype))
         layers.write_profile(os.path.join(layer_root, "etc"))
-        state.record_install(boot, options.keep, nvr, rootfacts.os_release(layer_root))
+        state.record_install(boot, options.keep, nvr, rootfacts.os_release(layer_root), layer,
+                             bootconfig.image_kernel_args(layer_root))
         entries = bootconfig.install_boot_entries(layer_root, boot, vg, layer, nvr,
                                                   kernel_dir=boot)
         for mount_point, root in sources.items():

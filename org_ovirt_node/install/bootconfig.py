@@ -53,12 +53,10 @@ class _VersionKey:
 
 
 def image_kernel_args(root):
-    """The image's own kernel arguments (/etc/kernel/cmdline)."""
-    path = os.path.join(root, "etc/kernel/cmdline")
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().split()
+    """The image's own kernel arguments (/etc/kernel/cmdline), split as the kernel does
+    (a double-quoted value keeps its spaces)."""
+    from org_ovirt_node.lifecycle import kargs  # pylint: disable=import-outside-toplevel
+    return kargs.read_image_args(root)
 
 
 def layer_options(vg, layer, args):

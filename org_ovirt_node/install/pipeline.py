@@ -159,5 +159,6 @@ def configure_boot(root, plan, devices, keep):
     bootconfig.write_fstab(root, fstab_entries(plan, devices))
     layers.write_profile(os.path.join(root, "etc"))
     with mounted(devices["boot"].path) as boot:
-        state.record_install(boot, keep, plan.nvr, rootfacts.os_release(root))
+        state.record_install(boot, keep, plan.nvr, rootfacts.os_release(root), plan.layer,
+                             bootconfig.image_kernel_args(root))
         return bootconfig.install_boot_entries(root, boot, plan.vg, plan.layer, plan.nvr)

@@ -5,7 +5,10 @@ offline, so the state lives there beside grubenv: how many images to keep
 (from the install's --keep), which layers are pinned, which failed to boot,
 and the last layer that booted and said so (`ovirt-node boot-ok`). It also
 keeps each image's os-release, read when the image was deployed, so status
-can name every layer's OS without activating and mounting it.
+can name every layer's OS without activating and mounting it, and each
+layer's image kernel arguments (its image's /etc/kernel/cmdline, recorded
+when the layer was made; lifecycle/kargs.py derives the local changes from
+them and the layer's boot entries).
 """
 
 import json
@@ -34,6 +37,7 @@ class NodeState:
     bad: List[str] = field(default_factory=list)
     last_known_good: Optional[str] = None
     images: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    image_kargs: Dict[str, List[str]] = field(default_factory=dict)
 
     def to_dict(self):
         """JSON-ready form."""
@@ -44,12 +48,17 @@ class NodeState:
         self.images[nvr] = {key: os_release[key] for key in OS_RELEASE_KEYS
                             if key in os_release}
 
+    def remember_kargs(self, layer, args):
+        """Keep LAYER's image kernel arguments (a list), for kargs and status."""
+        self.image_kargs[layer] = list(args)
+
     def forget_missing(self, layers, bases):
         """Drop bad LAYERS and images (BASES) that no longer exist; True if any went."""
         bad = [layer for layer in self.bad if layer in layers]
         images = {nvr: facts for nvr, facts in self.images.items() if nvr in bases}
-        changed = bad != self.bad or images != self.images
-        self.bad, self.images = bad, images
+        kargs = {layer: args for layer, args in self.image_kargs.items() if layer in layers}
+        changed = bad != self.bad or images != self.images or kargs != self.image_kargs
+        self.bad, self.images, self.image_kargs = bad, images, kargs
         return changed
 
 
@@ -68,7 +77,17 @@ def load_state(boot):
         raise NodeError(f"{path}: node state is not a JSON object")
     known = {key: data[key] for key in NodeState.__dataclass_fields__ if key in data}
     known["images"] = _images(known.get("images"))
+    known["image_kargs"] = _image_kargs(known.get("image_kargs"))
     return NodeState(**known)
+
+
+def _image_kargs(value):
+    """The per-layer image kernel arguments as recorded; a malformed record is dropped
+    (the layer's base is read instead)."""
+    if not isinstance(value, dict):
+        return {}
+    return {layer: list(args) for layer, args in value.items()
+            if isinstance(args, list) and all(isinstance(arg, str) for arg in args)}
 
 
 def _images(value):
@@ -80,10 +99,13 @@ def _images(value):
             for nvr, facts in value.items() if isinstance(facts, dict)}
 
 
-def record_install(boot, keep, nvr, os_release):
-    """Start the node's memory at install: how many images gc keeps, the first image."""
+def record_install(boot, keep, nvr, os_release, layer=None, image_kargs=None):
+    """Start the node's memory at install: how many images gc keeps, the first image
+    (and its layer's image kernel arguments)."""
     state = NodeState(keep=keep)
     state.remember_image(nvr, os_release)
+    if layer is not None and image_kargs is not None:
+        state.remember_kargs(layer, image_kargs)
     save_state(boot, state)
 
 

@@ -10,8 +10,9 @@ The steps, each named in the progress output:
   var        volumes the image needs and the node lacks are created
              (newvolumes.py); what the image adds under /var and the other
              volumes is copied in where absent; nothing there is rewritten
-  boot       kernels and BLS entries of the new layer, the current default
-             entry's kernel arguments carried over; grub.cfg regenerated
+  boot       kernels and BLS entries of the new layer: the new image's kernel
+             arguments with the node's local changes applied (kargs.py);
+             grub.cfg regenerated
   switch     one atomic grubenv write: the new entry becomes the default
              with a try counter, the current one its fallback
   gc         images beyond --keep go (gc.py)
@@ -30,8 +31,8 @@ from org_ovirt_node.image import rootfacts
 from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image, mounted_root
 from org_ovirt_node.install import bootconfig, deploy, layers, volumes
-from org_ovirt_node.lifecycle import (bootcount, etcmerge, finalize, gc, journal, newvolumes,
-                                      preflight, varcopy)
+from org_ovirt_node.lifecycle import (bootcount, etcmerge, finalize, gc, journal, kargs,
+                                      newvolumes, preflight, varcopy)
 from org_ovirt_node.lifecycle.roots import (mounted_base, mounted_layer, mounted_volumes,
                                             top_volumes, volume_entries)
 from org_ovirt_node.lifecycle import imageupdated
@@ -76,6 +77,7 @@ class UpdatePlan:
     leftovers: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     etc_manifest: dict = None      # the running /etc as the merge read it (finalize.py)
+    image_kargs: list = field(default_factory=list)    # the new image's own (kargs.py)
 
     def to_dict(self):
         """JSON-ready form: the --dry-run output."""
@@ -154,6 +156,7 @@ def plan_update(node, options, reporter):
                                                 options.allow_other_os)
         kernels = [kver for kver, _, _ in bootconfig.find_kernels(os.path.join(new_root, "boot"))]
         kernel_bytes = preflight.kernel_bytes(os.path.join(new_root, "boot"))
+        image_kargs, kernel_args = kargs.for_update(old, new_root, current.options)
         etc_manifest = (finalize.manifest(os.path.join(local, "etc"))
                         if node.running == current.layer else None)
         etc = etcmerge.plan_merge(os.path.join(old, "etc"), os.path.join(local, "etc"),
@@ -173,7 +176,8 @@ def plan_update(node, options, reporter):
                                          kernel_bytes)
     plan = UpdatePlan(nvr=nvr, layer=layer, base_size=base_size, from_layer=current.layer,
                       from_entry=current.entry_id,
-                      options=bootconfig.layer_options(node.vg, layer, current.options.split()),
+                      options=bootconfig.layer_options(node.vg, layer, kernel_args),
+                      image_kargs=image_kargs,
                       kernels=kernels, etc=etc, var={k: v for k, v in var.items() if v},
                       new_volumes=new_volumes,
                       volume_fstype=entries[0].fstype if entries else "ext4",
@@ -310,5 +314,6 @@ def _write_new_layer(node, plan, options, reporter, record):
         grubcfg.refresh(node.boot)
         node_state = node.state()
         node_state.remember_image(plan.nvr, rootfacts.os_release(new_root))
+        node_state.remember_kargs(plan.layer, plan.image_kargs)
         node.save_state(node_state)
     return conflicts

@@ -28,7 +28,7 @@ def imported_by(*argv):
                                   ("status", "--help"), ("rollback", "--help"),
                                   ("health", "--help"), ("redboot", "--help"),
                                   ("finalize", "--help"), ("health",), ("update", "--help"),
-                                  ("gc", "--help"), ("pin", "--help")])
+                                  ("gc", "--help"), ("pin", "--help"), ("kargs", "--help")])
 def test_lifecycle_commands_need_no_installer_libraries(argv):
     assert not imported_by(*argv) & {"blivet", "pykickstart", "jinja2", "yaml", "gi"}
 
@@ -36,7 +36,7 @@ def test_lifecycle_commands_need_no_installer_libraries(argv):
 def test_the_engines_units_run_need_no_installer_libraries():
     probe = ("import json, sys\n"
              "from org_ovirt_node.lifecycle import bootcount, check, finalize, health, lock, redboot\n"
-             "from org_ovirt_node.lifecycle import gc, pins, rollback, update\n"
+             "from org_ovirt_node.lifecycle import gc, kargs, pins, rollback, update\n"
              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)
@@ -46,6 +46,7 @@ def test_the_engines_units_run_need_no_installer_libraries():
 def test_help_lists_every_command():
     result = subprocess.run([sys.executable, "-m", "org_ovirt_node", "--help"],
                             capture_output=True, text=True, check=True)
-    for command in ("install", "update", "rollback", "gc", "pin", "unpin", "check", "boot-ok",
+    for command in ("install", "update", "rollback", "gc", "pin", "unpin", "kargs", "check",
+                    "boot-ok",
                     "health", "redboot", "finalize", "status", "image", "iso", "ks"):
         assert f"    {command} " in result.stdout, command

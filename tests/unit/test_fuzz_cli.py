@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from org_ovirt_node.cli.main import build_parser, main
 
 EXAMPLES = int(os.environ.get("OVIRT_NODE_FUZZ_EXAMPLES", "300"))
-HOST_CHANGING = {"update", "rollback", "gc", "pin", "unpin", "boot-ok", "health", "redboot",
-                 "finalize"}
+HOST_CHANGING = {"update", "rollback", "gc", "pin", "unpin", "kargs", "boot-ok", "health",
+                 "redboot", "finalize"}
 CASE_TIMEOUT = 60
 
 
