@@ -1,4 +1,4 @@
-"""`ovirt-node image build|inspect`: the door onto org_ovirt_node.image.
+"""`ovirt-node image build|inspect|sign|verify`: the door onto org_ovirt_node.image.
 
 Text for people (progress on stderr, the result on stdout) or, with
 `--json`, JSON lines for machines: progress events, then one result object.
@@ -7,6 +7,8 @@ Text for people (progress on stderr, the result on stdout) or, with
 import json
 import sys
 
+from org_ovirt_node import trust
+from org_ovirt_node.image import signature
 from org_ovirt_node.image.build import build_image
 from org_ovirt_node.image.inspect import describe, inspect_image
 from org_ovirt_node.image.squashfs import COMPRESSION_OPTIONS, DEFAULT_COMPRESSION
@@ -16,7 +18,7 @@ from org_ovirt_node.util import safeio
 
 
 def register(subparsers):
-    """Add `image build` and `image inspect` to the top-level parser."""
+    """Add `image build|inspect|sign|verify` to the top-level parser."""
     parser = subparsers.add_parser("image", help="build or inspect node images",
                                    description="Build or inspect node images "
                                    "(squashfs holding LiveOS/rootfs.img).")
@@ -49,6 +51,30 @@ def register(subparsers):
     inspect.add_argument("--json", action="store_true", help="print a JSON object")
     inspect.set_defaults(func=run_inspect)
 
+    sign = commands.add_parser(
+        "sign", help="write a detached OpenPGP signature IMAGE.sig",
+        description="Sign IMAGE with gpg: IMAGE.sig, a detached binary OpenPGP signature. "
+        "KEY is a file holding one secret key (gpg --export-secret-keys FINGERPRINT). "
+        "The image is only read.")
+    sign.add_argument("image", metavar="IMAGE", help="node image file")
+    sign.add_argument("--key", required=True, metavar="KEY", help="secret key file")
+    sign.add_argument("--passphrase-file", metavar="FILE",
+                      help="the key's passphrase (for a protected key)")
+    sign.add_argument("--force", action="store_true", help="replace IMAGE.sig if it exists")
+    sign.add_argument("--json", action="store_true", help="print a JSON object")
+    sign.set_defaults(func=run_sign)
+
+    verify = commands.add_parser(
+        "verify", help="check IMAGE.sig against the trusted keys",
+        description="Check IMAGE.sig with gpgv against the trust store "
+        "(/etc/ovirt-node/trusted.d/*.asc|*.gpg) or --keyring; whatever the policy, "
+        "any problem is an error.")
+    verify.add_argument("image", metavar="IMAGE", help="node image file")
+    verify.add_argument("--keyring", metavar="DIR|FILE",
+                        help="trusted public keys instead of /etc/ovirt-node/trusted.d")
+    verify.add_argument("--json", action="store_true", help="print a JSON object")
+    verify.set_defaults(func=run_verify)
+
 
 def run_build(args):
     """`image build`."""
@@ -67,9 +93,35 @@ def run_inspect(args):
     safeio.check_input_file(args.image, "image")
     # hashing a big image takes a while: its progress goes to stderr (stdout
     # stays the result alone, JSON or text); Ctrl-C stops it cleanly
-    info = inspect_image(args.image, reporter=TextReporter(sys.stderr))
+    info = inspect_image(args.image, reporter=TextReporter(sys.stderr), trust=trust.load())
     if args.json:
         print(json.dumps(info.to_dict(), indent=2, sort_keys=True))
     else:
         print("\n".join(describe(info)))
+    return 0
+
+
+def run_sign(args):
+    """`image sign`."""
+    made = signature.sign(args.image, args.key, force=args.force,
+                          passphrase_file=args.passphrase_file)
+    if args.json:
+        print(json.dumps(made, indent=2, sort_keys=True))
+    else:
+        print(f"{made['signature']}: signed by {signature.describe_signer(made)}")
+    return 0
+
+
+def run_verify(args):
+    """`image verify`: strict whatever the policy says (it was asked for)."""
+    safeio.check_input_file(args.image, "image")
+    store = trust.load(keyring=args.keyring)
+    signer = signature.verify(args.image, store)
+    if args.json:
+        print(json.dumps({"image": args.image, "signature": signature.signature_path(args.image),
+                          "signed_by": signer, "policy": store.policy}, indent=2,
+                         sort_keys=True))
+    else:
+        print(f"{signature.signature_path(args.image)}: good signature by "
+              f"{signature.describe_signer(signer)}")
     return 0

@@ -3,6 +3,8 @@
 Checks run from cheap to expensive so each bad image gets its own message:
 not a squashfs / truncated (superblock), checksum mismatch (IMAGE.sha256),
 no rootfs.img and no root tree (mount), no NVR, no kernel (files inside).
+Given a Trust (trust.py), the signature IMAGE.sig is checked right after the
+checksum, under the trust store's policy (image/signature.py).
 """
 
 import dataclasses
@@ -12,7 +14,7 @@ from typing import List, Optional
 
 from org_ovirt_node.constants import ROOTFS_IN_IMAGE
 from org_ovirt_node.errors import NodeError
-from org_ovirt_node.image import checksum, rootfacts
+from org_ovirt_node.image import checksum, rootfacts, signature
 from org_ovirt_node.image.ext4 import ext4_sizes
 from org_ovirt_node.image.mount import mounted_root
 from org_ovirt_node.image.squashfs import read_superblock
@@ -36,6 +38,8 @@ class ImageInfo:
     sha256: Optional[str] = None     # None when the checksum was not computed
     checksum_verified: bool = False  # True only if IMAGE.sha256 existed and matched
     compression: Optional[str] = None
+    signed_by: Optional[dict] = None          # fingerprint, uid, ... of a verified IMAGE.sig
+    signature_policy: Optional[str] = None    # require|warn|off; None when not checked
 
     def to_dict(self):
         """A JSON-ready dict of every field."""
@@ -59,15 +63,17 @@ def verify(path, reporter=None):
     return actual, True
 
 
-def inspect_image(path, verify_checksum=True, reporter=None):
+def inspect_image(path, verify_checksum=True, reporter=None, trust=None):
     """Inspect node image PATH; return an ImageInfo or raise NodeError.
 
     With VERIFY_CHECKSUM false nothing is hashed: sha256 is None and
-    checksum_verified False (for callers that verified already).
+    checksum_verified False (for callers that verified already). With TRUST
+    the signature is checked under its policy before anything is mounted.
     """
     path = os.path.abspath(os.fspath(path))
     superblock = read_superblock(path)
     digest, verified = verify(path, reporter) if verify_checksum else (None, False)
+    signer = signature.check(path, trust, reporter) if trust is not None else None
     try:
         with mounted_root(path) as (image, root):
             nvr = rootfacts.read_nvr(root, path)
@@ -86,7 +92,8 @@ def inspect_image(path, verify_checksum=True, reporter=None):
                      os_version=os_version, kernels=kernels, grub_platforms=grub,
                      compressed_size=os.path.getsize(path), rootfs_size=size,
                      rootfs_used=used, sha256=digest, checksum_verified=verified,
-                     compression=superblock.compression)
+                     compression=superblock.compression, signed_by=signer,
+                     signature_policy=trust.policy if trust is not None else None)
 
 
 def describe(info):
@@ -110,4 +117,7 @@ def describe(info):
         ("Root fs", f"{format_size(info.rootfs_size)}, {format_size(info.rootfs_used)} used"),
         ("SHA-256", check),
     ]
+    if info.signature_policy is not None:
+        rows.append(("Signed by", f"{signature.describe_signer(info.signed_by)} "
+                                  f"(policy {info.signature_policy})"))
     return [f"{label + ':':<12} {value}" for label, value in rows]
