@@ -210,7 +210,8 @@ install-node-units:
 	install -m 0644 data/systemd/*.service $(DESTDIR)$(UNIT_DIR)/
 
 # The engine as a Debian package, the way the real node image carries it:
-# the package in dist-packages, /usr/bin/ovirt-node, the units and the page.
+# the package in dist-packages, /usr/bin/ovirt-node, /usr/sbin/nodectl with its
+# login line (/etc/profile.d/nodectl-motd.sh), the units and the page.
 # Built reproducibly (SOURCE_DATE_EPOCH, root-owned, sorted) into out/deb/.
 DEB_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 DEB_STAGE := $(OUT)/deb/stage
@@ -222,6 +223,8 @@ deb: cockpit
 	tar -cf - --exclude=__pycache__ --exclude='*.pyc' $(ADDON_PKG) | \
 		tar -xf - -C $(DEB_STAGE)/usr/lib/python3/dist-packages --no-same-owner
 	install -m 0755 data/ovirt-node.py $(DEB_STAGE)/usr/bin/ovirt-node
+	install -D -m 0755 data/nodectl.py $(DEB_STAGE)/usr/sbin/nodectl
+	install -D -m 0644 data/nodectl-motd.sh $(DEB_STAGE)/etc/profile.d/nodectl-motd.sh
 	$(MAKE) --no-print-directory install-node-units install-cockpit DESTDIR=$(abspath $(DEB_STAGE))
 	mkdir -p $(DEB_STAGE)/DEBIAN
 	sed 's/@VERSION@/$(DEB_VERSION)/' data/debian/control > $(DEB_STAGE)/DEBIAN/control
