@@ -23,13 +23,15 @@ The story runs once (module fixture); the tests read what it recorded.
 
 import json
 import os
+import pathlib
+import shutil
 import sys
 import time
 
 import pytest
 
 from tests.support.livenode import LiveNode
-from tests.support.node_images import LAYERS, NVRS, images_disk, node_images
+from tests.support.node_images import LAYERS, NODE_DIR, NVRS, images_disk, node_images
 from tests.support.vm import REPO, run_in_vm, sparse_disk
 
 pytestmark = pytest.mark.vm
@@ -64,9 +66,15 @@ class Story:
         self.save()
         return value
 
-    def record(self, name, *argv, timeout=1800):
-        """Run ARGV on the node and keep {"rc", "stdout", "stderr"} as fact NAME."""
-        return self.fact(name, self.node.run(*argv, check=False, timeout=timeout))
+    def record(self, name, *argv, timeout=1800, must=False):
+        """Run ARGV on the node and keep {"rc", "stdout", "stderr"} as fact NAME.
+
+        MUST: the story cannot go on without it, so a failure ends the story here.
+        """
+        result = self.fact(name, self.node.run(*argv, check=False, timeout=timeout))
+        if must and result["rc"] != 0:
+            raise AssertionError(f"{name}: rc {result['rc']}\n{result['stderr'][-3000:]}")
+        return result
 
     def observe(self, name):
         """What every boot is asked: layer, system state, status, health, motd."""
@@ -109,7 +117,7 @@ class Story:
         self.mount_images()
         # 2. online update, a late /etc edit, reboot
         self.record("update_b", "ovirt-node", "update", "--image", image_on_node("B"),
-                    "--yes", "--json")
+                    "--yes", "--json", must=True)
         self.fact("status_after_update_b", node.json("ovirt-node", "status", "--json"))
         node.sh("echo edited-after-the-update > /etc/ovirt-node-test/late.conf && "
                 "echo node-renamed-late > /etc/hostname && rm -f /etc/hosts.allow")
@@ -122,7 +130,7 @@ class Story:
         # 3. an update whose layer fails a required check: GRUB falls back by itself
         self.mount_images()
         self.record("update_c", "ovirt-node", "update", "--image", image_on_node("C"),
-                    "--tries", str(TRIES_C), "--yes", "--json")
+                    "--tries", str(TRIES_C), "--yes", "--json", must=True)
         node.sh(f"""set -e
 lvm lvchange -ay onn/{LAYERS['C']}
 mkdir -p /run/c && mount /dev/onn/{LAYERS['C']} /run/c
@@ -157,7 +165,7 @@ umount /run/c""")
         self.fact("lvs_after_refusal", node.sh("lvm lvs --noheadings -o lv_name onn | sort"))
         # 4. rollback online, then one UEFI boot
         self.record("rollback", "ovirt-node", "rollback", "--to", LAYERS["A"], "--yes",
-                    "--json")
+                    "--json", must=True)
         node.run("systemctl", "poweroff", check=False, timeout=30)
         node.wait_powered_off()
         node.start("uefi")
@@ -210,8 +218,13 @@ umount /run/c""")
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory):
-    run = Story(tmp_path_factory.mktemp("node"), node_images())
+def story():
+    # A folder of its own, not pytest's tmp (which keeps only the last 3 runs'):
+    # the console log and facts.json stay for whoever reads a failure.
+    work = pathlib.Path(NODE_DIR, "story")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    run = Story(work, node_images())
     run.run()
     return run
 
