@@ -9,7 +9,8 @@ and the local changes its boot entry shows against them (lifecycle/kargs.py).
 Each layer's os-release is the one its image had when deployed (kept in the
 node state), or for the running layer read from /, so status mounts nothing.
 The health verdicts come from lifecycle/health.py's files: this boot's from
-/run, each layer's last one from /boot.
+/run, each layer's last one from /boot. Who signed each base's image (and
+so its layers') is what install or update verified, kept in the node state.
 """
 
 from org_ovirt_node import constants
@@ -64,6 +65,13 @@ def _os_release(node, images, layer, base):
     return None
 
 
+def _signature(signatures, base):
+    """signed_by and signature_policy of BASE's image as checked when it was
+    deployed; both None when nothing was recorded (an older state file)."""
+    recorded = signatures.get(base) or {}
+    return {"signed_by": recorded.get("signed_by"), "signature_policy": recorded.get("policy")}
+
+
 def _health(node, root="/"):
     """(this boot's verdict or None, {layer: summary of its last recorded verdict})."""
     running = health.read_running_verdict(root) if node.running else None
@@ -89,6 +97,7 @@ def node_status(node):
     entries = node.entries()
     images = node.state().images
     image_kargs = node.state().image_kargs
+    signatures = node.state().signatures
     status = {"vg": {"name": node.vg, "size": int(vg_row["vg_size"]),
                      "free": int(vg_row["vg_free"])},
               "pool": None, "bases": [], "layers": [], "volumes": [],
@@ -108,7 +117,8 @@ def node_status(node):
             status["bases"].append({"name": row["lv_name"], "size": int(row["lv_size"]),
                                     "read_only": row["lv_permissions"] == "read-only",
                                     "activation_skip": row["lv_skip_activation"] == "skip activation",
-                                    "data_percent": _percent(row["data_percent"])})
+                                    "data_percent": _percent(row["data_percent"]),
+                                    **_signature(signatures, row["lv_name"])})
         elif constants.TAG_LAYER in tags:
             name = row["lv_name"]
             mine = [entry for entry in entries if entry.layer == name]
@@ -122,7 +132,7 @@ def node_status(node):
                 "kernels": [entry.version for entry in mine],
                 "entries": [entry.entry_id for entry in mine],
                 "kargs": kargs.summary(mine[0].options if mine else "", image_kargs.get(name)),
-                "health": verdicts.get(name)})
+                "health": verdicts.get(name), **_signature(signatures, row["origin"])})
         elif constants.TAG_VOLUME in tags:
             status["volumes"].append({"name": row["lv_name"],
                                       "mount_point": volume_mount_point(row["lv_name"]),

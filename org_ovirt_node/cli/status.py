@@ -31,6 +31,18 @@ def _pool_line(pool, vg):
             f"{format_size(vg['free'])} free{room}")
 
 
+def _signed_lines(item):
+    """Who signed a base's or layer's image, as verified at deploy ([] if not recorded)."""
+    policy = item.get("signature_policy")
+    if policy is None:
+        return []
+    signer = item.get("signed_by")
+    if not signer:
+        return [f"         signature not verified (policy {policy})"]
+    uid = f" ({signer['uid']})" if signer.get("uid") else ""
+    return [f"         signed by {signer.get('fingerprint')}{uid}, policy {policy}"]
+
+
 def render_status(status):
     """Human text of a read_status() dict."""
     pool = status["pool"] or {}
@@ -43,6 +55,7 @@ def render_status(status):
                                                 ("activation skip", base["activation_skip"]))
                           if on)
         lines.append(f"Base   {base['name']} ({format_size(base['size'])}; {flags})")
+        lines += _signed_lines(base)
     for layer in status["layers"]:
         marks = [label for label, key in _LAYER_MARKS if layer[key]]
         release = layer["os_release"] or {}
@@ -52,6 +65,7 @@ def render_status(status):
                      f"{' [' + ', '.join(marks) + ']' if marks else ''}")
         for entry, kernel in zip(layer["entries"], layer["kernels"]):
             lines.append(f"         kernel {kernel}, boot entry {entry}")
+        lines += _signed_lines(layer)
         local = (layer.get("kargs") or {}).get("local")
         if local and (local["added"] or local["removed"]):
             lines.append("         kernel arguments: local " + " ".join(

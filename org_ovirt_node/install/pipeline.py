@@ -9,7 +9,7 @@ says so. The same function backs `ovirt-node install` and the add-on.
 import os
 from dataclasses import dataclass, field
 
-from org_ovirt_node import constants
+from org_ovirt_node import constants, trust
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image import rootfacts
 from org_ovirt_node.image.inspect import inspect_image
@@ -63,7 +63,7 @@ def make_plan(image_path, options, reporter, check=True):
     """
     options.validate()
     reporter.step("inspect", f"Inspecting image {image_path}")
-    image = inspect_image(image_path, reporter=_WithinStep(reporter))
+    image = inspect_image(image_path, reporter=_WithinStep(reporter), trust=trust.load())
     reporter.info(f"{image.nvr}: {image.os_name} {image.os_version}, kernel "
                   f"{', '.join(image.kernels)}")
     check_dm_name(options.vg, NVR.parse(image.nvr).layer(999), "layer")
@@ -74,6 +74,7 @@ def make_plan(image_path, options, reporter, check=True):
         disks.check_disk(path, options.wipe)
     storage, disk_devices = open_storage(options.disks)
     plan, devices = schedule_layout(storage, disk_devices, options, image)
+    plan.signed_by, plan.signature_policy = image.signed_by, image.signature_policy
     if check:
         plan.check()
     return plan, devices, storage
@@ -160,5 +161,6 @@ def configure_boot(root, plan, devices, keep):
     layers.write_profile(os.path.join(root, "etc"))
     with mounted(devices["boot"].path) as boot:
         state.record_install(boot, keep, plan.nvr, rootfacts.os_release(root), plan.layer,
-                             bootconfig.image_kernel_args(root))
+                             bootconfig.image_kernel_args(root), plan.signed_by,
+                             plan.signature_policy)
         return bootconfig.install_boot_entries(root, boot, plan.vg, plan.layer, plan.nvr)

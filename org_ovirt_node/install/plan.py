@@ -41,6 +41,8 @@ class Plan:
     thin_virtual_size: int = 0   # sum of thin LV sizes (may exceed the pool)
     data_needed: int = 0         # bytes the pool must really hold after install
     problems: list = field(default_factory=list)
+    signed_by: dict = None       # the image's verified signer (image/signature.py), or None
+    signature_policy: str = None
 
     @property
     def overcommit_ratio(self):

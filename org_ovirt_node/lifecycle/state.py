@@ -8,7 +8,10 @@ keeps each image's os-release, read when the image was deployed, so status
 can name every layer's OS without activating and mounting it, and each
 layer's image kernel arguments (its image's /etc/kernel/cmdline, recorded
 when the layer was made; lifecycle/kargs.py derives the local changes from
-them and the layer's boot entries).
+them and the layer's boot entries). And who signed each image, as checked
+when it was deployed (image/signature.py), with the policy then in force:
+`signatures` is absent from state files written before, which read as "not
+recorded".
 """
 
 import json
@@ -38,15 +41,20 @@ class NodeState:
     last_known_good: Optional[str] = None
     images: Dict[str, Dict[str, str]] = field(default_factory=dict)
     image_kargs: Dict[str, List[str]] = field(default_factory=dict)
+    # nvr -> {"signed_by": {fingerprint, uid, ...} or None, "policy": require|warn|off}
+    signatures: Dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self):
         """JSON-ready form."""
         return asdict(self)
 
-    def remember_image(self, nvr, os_release):
-        """Keep what image NVR's os-release (a dict) says, for status."""
+    def remember_image(self, nvr, os_release, signed_by=None, policy=None):
+        """Keep what image NVR's os-release (a dict) says, for status; and,
+        when its signature was checked (POLICY set), who signed it."""
         self.images[nvr] = {key: os_release[key] for key in OS_RELEASE_KEYS
                             if key in os_release}
+        if policy is not None:
+            self.signatures[nvr] = {"signed_by": signed_by, "policy": policy}
 
     def remember_kargs(self, layer, args):
         """Keep LAYER's image kernel arguments (a list), for kargs and status."""
@@ -57,8 +65,11 @@ class NodeState:
         bad = [layer for layer in self.bad if layer in layers]
         images = {nvr: facts for nvr, facts in self.images.items() if nvr in bases}
         kargs = {layer: args for layer, args in self.image_kargs.items() if layer in layers}
-        changed = bad != self.bad or images != self.images or kargs != self.image_kargs
+        signatures = {nvr: facts for nvr, facts in self.signatures.items() if nvr in bases}
+        changed = bad != self.bad or images != self.images or kargs != self.image_kargs \
+            or signatures != self.signatures
         self.bad, self.images, self.image_kargs = bad, images, kargs
+        self.signatures = signatures
         return changed
 
 
@@ -78,6 +89,7 @@ def load_state(boot):
     known = {key: data[key] for key in NodeState.__dataclass_fields__ if key in data}
     known["images"] = _images(known.get("images"))
     known["image_kargs"] = _image_kargs(known.get("image_kargs"))
+    known["signatures"] = _signatures(known.get("signatures"))
     return NodeState(**known)
 
 
@@ -90,6 +102,22 @@ def _image_kargs(value):
             if isinstance(args, list) and all(isinstance(arg, str) for arg in args)}
 
 
+def _signatures(value):
+    """The recorded signers, without what is not shaped as one (it is only shown)."""
+    if not isinstance(value, dict):
+        return {}
+    kept = {}
+    for nvr, facts in value.items():
+        if not isinstance(facts, dict) or facts.get("policy") not in ("require", "warn", "off"):
+            continue
+        signer = facts.get("signed_by")
+        if isinstance(signer, dict):
+            signer = {key: text for key, text in signer.items() if isinstance(text, str)}
+        kept[nvr] = {"signed_by": signer if isinstance(signer, dict) else None,
+                     "policy": facts["policy"]}
+    return kept
+
+
 def _images(value):
     """The images map as recorded, without what is not text (it is only shown)."""
     if not isinstance(value, dict):
@@ -99,11 +127,12 @@ def _images(value):
             for nvr, facts in value.items() if isinstance(facts, dict)}
 
 
-def record_install(boot, keep, nvr, os_release, layer=None, image_kargs=None):
+def record_install(boot, keep, nvr, os_release, layer=None, image_kargs=None,
+                   signed_by=None, policy=None):
     """Start the node's memory at install: how many images gc keeps, the first image
-    (and its layer's image kernel arguments)."""
+    (its signer when checked, and its layer's image kernel arguments)."""
     state = NodeState(keep=keep)
-    state.remember_image(nvr, os_release)
+    state.remember_image(nvr, os_release, signed_by, policy)
     if layer is not None and image_kargs is not None:
         state.remember_kargs(layer, image_kargs)
     save_state(boot, state)

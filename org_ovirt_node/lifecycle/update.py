@@ -25,7 +25,7 @@ import os
 import signal
 from dataclasses import dataclass, field
 
-from org_ovirt_node import constants
+from org_ovirt_node import constants, trust
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image import rootfacts
 from org_ovirt_node.image.inspect import inspect_image
@@ -77,6 +77,8 @@ class UpdatePlan:
     leftovers: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     etc_manifest: dict = None      # the running /etc as the merge read it (finalize.py)
+    signed_by: dict = None         # the image's verified signer (image/signature.py)
+    signature_policy: str = None
     image_kargs: list = field(default_factory=list)    # the new image's own (kargs.py)
 
     def to_dict(self):
@@ -92,7 +94,8 @@ class UpdatePlan:
                 "etc_conflicts": [item.path for item in self.etc if item.action == "conflict"],
                 "var": self.var, "gc_removes": [item["base"] for item in self.gc["remove"]],
                 "replaces": self.replaces, "leftovers": self.leftovers,
-                "problems": self.problems}
+                "problems": self.problems, "signed_by": self.signed_by,
+                "signature_policy": self.signature_policy}
 
 
 def step(reporter, name, message):
@@ -129,7 +132,7 @@ def _already_installed(node, nvr, options, leftover_lvs):
 def plan_update(node, options, reporter):
     """Check everything and decide every action; write nothing. Returns an UpdatePlan."""
     step(reporter, "preflight", f"Checking {options.image} against the node")
-    info = inspect_image(options.image, reporter=reporter)
+    info = inspect_image(options.image, reporter=reporter, trust=trust.load())
     current = node.default_entry()
     if current is None or current.layer not in node.layers():
         raise NodeError("the node has no default boot entry of an existing layer; repair it "
@@ -182,7 +185,8 @@ def plan_update(node, options, reporter):
                       new_volumes=new_volumes,
                       volume_fstype=entries[0].fstype if entries else "ext4",
                       replaces=replaces, leftovers=leftovers, problems=problems,
-                      etc_manifest=etc_manifest)
+                      etc_manifest=etc_manifest, signed_by=info.signed_by,
+                      signature_policy=info.signature_policy)
     plan.gc = gc.plan_gc(node, options.keep, after_switch=(nvr, layer, current.layer))
     return plan
 
@@ -313,7 +317,8 @@ def _write_new_layer(node, plan, options, reporter, record):
                                       plan.nvr, plan.options)
         grubcfg.refresh(node.boot)
         node_state = node.state()
-        node_state.remember_image(plan.nvr, rootfacts.os_release(new_root))
+        node_state.remember_image(plan.nvr, rootfacts.os_release(new_root),
+                                  plan.signed_by, plan.signature_policy)
         node_state.remember_kargs(plan.layer, plan.image_kargs)
         node.save_state(node_state)
     return conflicts

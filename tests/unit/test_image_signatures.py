@@ -323,3 +323,161 @@ def test_a_trust_key_path_adds_the_key_and_requires(tmp_path, keys):
         trust.load(str(root), extra_key=str(tmp_path / "nope.asc"))
     with pytest.raises(NodeError, match="not a key fingerprint"):
         trust.load(str(root), extra_key="ABCD")
+
+
+# --- the node state and status ---------------------------------------------
+
+def test_state_records_the_signer_and_reads_old_files(tmp_path):
+    from org_ovirt_node.lifecycle.state import NodeState, load_state, save_state, state_path
+    path = state_path(str(tmp_path))
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as stream:       # a state file written before signatures existed
+        json.dump({"keep": 2, "images": {"node-1.0-1": {"ID": "demo"}}}, stream)
+    old = load_state(str(tmp_path))
+    assert old.signatures == {} and old.images == {"node-1.0-1": {"ID": "demo"}}
+    state = NodeState()
+    signer = {"fingerprint": "A" * 40, "uid": "Good <g@example.org>"}
+    state.remember_image("node-1.0-1", {"ID": "demo"}, signer, "require")
+    state.remember_image("node-2.0-1", {"ID": "demo"}, None, "off")
+    state.remember_image("node-3.0-1", {"ID": "demo"})               # not checked: no record
+    save_state(str(tmp_path), state)
+    loaded = load_state(str(tmp_path))
+    assert loaded.signatures == {"node-1.0-1": {"signed_by": signer, "policy": "require"},
+                                 "node-2.0-1": {"signed_by": None, "policy": "off"}}
+    assert loaded.forget_missing(layers={}, bases=["node-2.0-1"])
+    assert list(loaded.signatures) == ["node-2.0-1"]
+
+
+def test_status_text_names_the_signer_per_base_and_layer():
+    from org_ovirt_node.cli.status import render_status
+    signer = {"fingerprint": "A" * 40, "uid": "Good <g@example.org>"}
+    layer = {"name": "n-1.0-1+1", "origin": "n-1.0-1", "os_release": None, "entries": [],
+             "kernels": [], "default": True, "running": False, "fallback": False,
+             "pinned": False, "bad": False, "last_known_good": False, "health": None,
+             "signed_by": signer, "signature_policy": "require"}
+    base = {"name": "n-1.0-1", "size": 1 << 30, "read_only": True, "activation_skip": True,
+            "signed_by": None, "signature_policy": "warn"}
+    text = render_status({"vg": {"name": "onn", "size": 1 << 34, "free": 0}, "pool": None,
+                          "bases": [base], "layers": [layer], "volumes": []})
+    assert f"         signed by {'A' * 40} (Good <g@example.org>), policy require" in text
+    assert "         signature not verified (policy warn)" in text
+
+
+# --- the doors refuse before any write -------------------------------------
+
+needs_image = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("mksquashfs") or not shutil.which("mke2fs"),
+    reason="a real image needs root (loop mounts), mksquashfs and mke2fs")
+
+
+@pytest.fixture(scope="module")
+def node_image(tmp_path_factory):
+    from org_ovirt_node.image.build import build_image
+    from tests.support.images import NVR, make_root_tree
+    base = tmp_path_factory.mktemp("image")
+    image = base / "node.squashfs"
+    build_image(make_root_tree(str(base / "root")), str(image), NVR)
+    return image
+
+
+def files_under(folder):
+    return sorted(os.path.relpath(os.path.join(top, name), folder)
+                  for top, dirs, names in os.walk(folder) for name in dirs + names)
+
+
+@needs_image
+def test_inspect_shows_the_signer_and_the_policy(tmp_path, keys, node_image, capsys,
+                                                 monkeypatch):
+    image = tmp_path / "node.squashfs"
+    shutil.copy(node_image, image)
+    keys.sign("good", image)
+    monkeypatch.setattr(trust, "ROOT", str(store(tmp_path, keys, "good")))
+    assert main(["image", "inspect", str(image), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["signed_by"]["fingerprint"] == keys.fpr["good"]
+    assert info["signature_policy"] == "require"
+    assert main(["image", "inspect", str(image)]) == 0
+    assert f"Signed by:   {keys.fpr['good']} ({keys.uid['good']}) (policy require)" in \
+        capsys.readouterr().out
+
+
+@needs_image
+@pytest.mark.parametrize("case", ["missing", "stranger", "changed"])
+def test_install_refuses_before_the_disks(tmp_path, keys, node_image, capsys, monkeypatch,
+                                          case):
+    from org_ovirt_node.install import pipeline
+    from org_ovirt_node.install.options import InstallOptions
+    work = tmp_path / "work"
+    work.mkdir()
+    image = work / "node.squashfs"
+    shutil.copy(node_image, image)
+    if case != "missing":
+        keys.sign("good" if case == "changed" else "stranger", image)
+    if case == "changed":
+        with open(image, "ab") as stream:
+            stream.write(b"\0" * 4096)
+    disk = work / "disk.img"
+    disk.write_bytes(b"\0" * 4096)
+    before = files_under(work), digest(disk), digest(image)
+    monkeypatch.setattr(trust, "ROOT", str(store(tmp_path, keys, "good")))
+    monkeypatch.setattr(pipeline.disks, "check_disk", lambda *a: pytest.fail("disks reached"))
+    assert main(["install", "--image", str(image), "--disk", str(disk), "--dry-run"]) == 1
+    [error] = [line for line in capsys.readouterr().err.splitlines()
+               if line.startswith("ovirt-node: error: ")]
+    assert {"missing": "has no signature", "stranger": "unknown key",
+            "changed": "does not match"}[case] in error
+    with pytest.raises(signature.SignatureError):
+        pipeline.make_plan(str(image), InstallOptions(disks=[str(disk)]), RecordingReporter())
+    assert (files_under(work), digest(disk), digest(image)) == before
+
+
+@needs_image
+def test_install_under_warn_goes_on_to_the_disks(tmp_path, keys, node_image, monkeypatch):
+    from org_ovirt_node.install import pipeline
+    from org_ovirt_node.install.options import InstallOptions
+    image = tmp_path / "node.squashfs"
+    shutil.copy(node_image, image)
+    monkeypatch.setattr(trust, "ROOT", str(store(tmp_path, keys, "good", policy="warn")))
+
+    def reached(*_args):
+        raise NodeError("disks reached")
+    monkeypatch.setattr(pipeline.disks, "check_disk", reached)
+    reporter = RecordingReporter()
+    with pytest.raises(NodeError, match="disks reached"):
+        pipeline.make_plan(str(image), InstallOptions(disks=[str(tmp_path / "disk")],
+                                                      bootloader=False), reporter)
+    assert any(event[0] == "warning" and "has no signature" in event[1]
+               for event in reporter.events)
+
+
+class Untouchable:
+    """A node nobody may look at: the signature check comes first."""
+
+    def __getattr__(self, name):
+        pytest.fail(f"the update used node.{name} before the signature was checked")
+
+
+@needs_image
+@pytest.mark.parametrize("case", ["missing", "expired", "mismatch"])
+def test_update_preflight_refuses_before_touching_the_node(tmp_path, keys, node_image,
+                                                           monkeypatch, case):
+    from org_ovirt_node.lifecycle import update
+    image = tmp_path / "node.squashfs"
+    shutil.copy(node_image, image)
+    name = {"missing": None, "expired": "expired", "mismatch": "good"}[case]
+    if name:
+        keys.sign(name, image, when=PAST if name == "expired" else None)
+    if case == "mismatch":
+        other = image_file(tmp_path, "other")
+        keys.sign("good", other)
+        shutil.copy(f"{other}.sig", f"{image}.sig")
+    monkeypatch.setattr(trust, "ROOT", str(store(tmp_path / "t", keys, "good", "expired")))
+    monkeypatch.setattr(update.lvm, "lvm", lambda *a, **k: pytest.fail("lvm ran"))
+    monkeypatch.setattr(update.lvm, "report", lambda *a, **k: pytest.fail("lvm ran"))
+    before = files_under(tmp_path)
+    with pytest.raises(signature.SignatureError) as caught:
+        update.plan_update(Untouchable(), update.UpdateOptions(image=str(image)),
+                           RecordingReporter())
+    assert caught.value.kind == {"missing": "missing", "expired": "expired-key",
+                                 "mismatch": "mismatch"}[case]
+    assert files_under(tmp_path) == before
