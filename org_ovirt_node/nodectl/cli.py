@@ -89,8 +89,15 @@ def check_rows():
     from org_ovirt_node.lifecycle.node import running_layer
     from org_ovirt_node.util.namespace import private_mounts
     private_mounts()
-    results, layers = health.node_checks()
-    rows = [result.to_dict() for result in results]
+    try:
+        results, layers = health.node_checks()
+    except OSError as error:        # a check that cannot read its file: still an answer
+        results, layers = [], None
+        rows = [{"name": "node", "status": "failed",
+                 "reason": (f"{error.filename}: " if error.filename else "") +
+                           str(error.strerror or error)}]
+    else:
+        rows = [result.to_dict() for result in results]
     if layers is not None:
         rows.append({"name": "node", "status": "ok", "reason": "opened"})
     rows.append(shapes.health_result(health.read_running_verdict(), running_layer()))

@@ -376,3 +376,30 @@ def test_generate_banner_prints_or_writes_the_console_issue_file(monkeypatch, ca
     assert code == 0 and out == ""
     assert (tmp_path / "issue.d" / "ovirt-node.issue").read_text().startswith(
         "Admin Console: https://192.0.2.10:9090/")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="nodectl is root only")
+def test_the_installed_script_runs_the_cli():
+    import subprocess
+    import sys
+    top = os.path.join(os.path.dirname(__file__), "..", "..")
+    result = subprocess.run([sys.executable, os.path.join(top, "data", "nodectl.py"),
+                             "--machine-readable", "--version"], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=top), check=False)
+    assert (result.returncode, result.stdout) == (0, "nodectl-0.1.0\n")
+
+
+def test_check_rows_turn_an_unreadable_node_into_a_failed_node_row(monkeypatch):
+    from org_ovirt_node.lifecycle import health
+    from org_ovirt_node.util import namespace
+
+    def unreadable():
+        raise FileNotFoundError(2, "No such file or directory", "/boot/loader/entries")
+    monkeypatch.setattr(namespace, "private_mounts", lambda: None)
+    monkeypatch.setattr(health, "node_checks", unreadable)
+    monkeypatch.setattr(health, "read_running_verdict", lambda: None)
+    found = cli.check_rows()
+    assert found[0] == {"name": "node", "status": "failed",
+                        "reason": "/boot/loader/entries: No such file or directory"}
+    assert found[-1]["name"] == "health"
+    assert shapes.check_shape(found, True)["status"] == "bad"
