@@ -132,7 +132,7 @@ def load(root=None, extra_key=None, keyring=None):
             fingerprint = check_fingerprint(extra_key)
     policy = read_policy(policy_path(root))
     if extra_key:
-        origin = f"--trust-key {extra_key}"
+        origin = f"{source} and the kickstart's trust key {extra_key}"
         policy = "require"
     elif policy is not None:
         origin = policy_path(root)

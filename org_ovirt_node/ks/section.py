@@ -3,6 +3,7 @@
     %addon org_ovirt_node --image=URL [--checksum=sha256:HEX] [--vg=onn]
            [--pool=pool00] [--volumes=nist|minimal|none] [--fstype=ext4|xfs]
            [--keep=2] [--proxy=URL] [--noverifyssl] [--volume=MOUNT:SIZE ...]
+           [--trust-key=FINGERPRINT|/PATH]
     --volume=/var/log:16GiB
     %end
 
@@ -27,7 +28,7 @@ from pykickstart.errors import KickstartParseError
 from pykickstart.options import KSOptionParser
 from pykickstart.version import RHEL9
 
-from org_ovirt_node import constants
+from org_ovirt_node import constants, trust
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.install.options import check_lvm_name
 from org_ovirt_node.ks.url import check_checksum, parse_image_url
@@ -48,7 +49,7 @@ IMAGE_TREES = ("/boot", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64",
 _MOUNT_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Options that take one value; given twice with different values they conflict.
 _SCALARS = ("image", "checksum", "proxy", "noverifyssl", "vg", "pool", "volumes",
-            "fstype", "keep")
+            "fstype", "keep", "trust_key")
 
 
 def _option_parser():
@@ -70,6 +71,10 @@ def _option_parser():
     add("--fstype", action="append", choices=FSTYPES, version=RHEL9,
         help="Filesystem of the separate volumes (default ext4)")
     add("--keep", action="append", version=RHEL9, help="Images to keep (default 2)")
+    add("--trust-key", action="append", version=RHEL9,
+        help="Key to trust for the image's signature: a 40-hex-digit fingerprint (of a "
+             "key in the installer's /etc/ovirt-node/trusted.d) or the absolute path of "
+             "a public key file; either requires IMAGE.sig")
     add("--volume", action="append", default=[], version=RHEL9,
         help="MOUNT:SIZE, adds a volume or resizes one of the profile")
     return parser
@@ -112,6 +117,22 @@ def _parse_keep(text):
     return int(text)
 
 
+def check_trust_key(value):
+    """VALUE as --trust-key keeps it: an upper-case fingerprint or an absolute path."""
+    if value.startswith("/"):
+        if has_control(value) or posixpath.normpath(value) != value:
+            raise NodeError(f"--trust-key '{value}' must be a plain absolute path")
+        return value
+    if "/" in value or "." in value:
+        raise NodeError(f"--trust-key '{value}' is a relative path; give an absolute one "
+                        "(or a 40-hex-digit fingerprint)")
+    try:
+        return trust.check_fingerprint(value)
+    except NodeError:
+        raise NodeError(f"--trust-key '{value}' must be a key fingerprint (40 hex digits) "
+                        "or an absolute path") from None
+
+
 def _proxy_scheme(value):
     scheme, sep, rest = value.partition("://")
     return scheme.lower() if sep and rest.strip("/") else ""
@@ -124,7 +145,8 @@ class NodeAddonData:
     volumes with every --volume applied):
       image_url, checksum ("" or "sha256:hex"), proxy, noverifyssl,
       vg, pool, volume_profile ("nist", "minimal", "none"), volumes
-      {mount point: bytes}, fstype, keep.
+      {mount point: bytes}, fstype, keep, trust_key ("", a fingerprint or
+      an absolute path).
     Bookkeeping for error reports: seen, header_line, option_lines
     {option: line}, volume_lines {mount point: line}, filename, and
     line_name(n), how messages refer to another line (a reader that expands
@@ -133,7 +155,7 @@ class NodeAddonData:
 
     name = ADDON_NAME
     FIELDS = ("image_url", "checksum", "proxy", "noverifyssl", "vg", "pool",
-              "volume_profile", "volumes", "fstype", "keep")
+              "volume_profile", "volumes", "fstype", "keep", "trust_key")
 
     def __init__(self, filename=None):
         super().__init__()
@@ -148,6 +170,7 @@ class NodeAddonData:
         self.volumes = dict(PROFILES[self.volume_profile])
         self.fstype = DEFAULT_FSTYPE
         self.keep = constants.DEFAULT_KEEP
+        self.trust_key = ""
         self.seen = False
         self.header_line = None
         self.option_lines = {}
@@ -214,6 +237,8 @@ class NodeAddonData:
         header += [f"--vg={self.vg}", f"--pool={self.pool}",
                    f"--volumes={self.volume_profile}", f"--fstype={self.fstype}",
                    f"--keep={self.keep}"]
+        if self.trust_key:
+            header.append(f"--trust-key={shlex.quote(self.trust_key)}")
         body = [f"--volume={mount}:{format_size_exact(size)}"
                 for mount, size in sorted(self.volumes.items())]
         return "\n".join([" ".join(header), *body, "%end"]) + "\n"
@@ -250,7 +275,7 @@ class NodeAddonData:
             self._fail(error.message, line_number)
 
     def _set_scalar(self, dest, values, line_number):
-        option = f"--{dest}"
+        option = f"--{dest.replace('_', '-')}"
         if len(set(values)) > 1:
             raise NodeError(f"{option} is given twice with different values")
         value = self._convert(dest, values[0])
@@ -275,6 +300,8 @@ class NodeAddonData:
             check_lvm_name("volume group" if dest == "vg" else "thin pool", value)
         if dest == "keep":
             return _parse_keep(value)
+        if dest == "trust_key":
+            return check_trust_key(value)
         return value
 
     def _add_volume(self, text, line_number):

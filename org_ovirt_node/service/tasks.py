@@ -1,7 +1,9 @@
 """The work the service offers as tasks, each a thin call into the engine.
 
 Anaconda runs an add-on's configuration tasks before it touches storage, so a
-bad or corrupt local image stops the install before any disk is written. Its
+bad, corrupt or badly signed local image stops the install before any disk is
+written. Its signature is checked against the installer's own trust store
+(/etc/ovirt-node, as on a node) plus the section's --trust-key (trust.py). Its
 install tasks run in "Configuring addons", after the payload (liveimg) filled
 the thin root: that is where the root becomes a node's base and layer.
 
@@ -13,7 +15,9 @@ a task does and when it is offered is decided here once.
 import os
 from typing import Callable, NamedTuple, Tuple
 
+from org_ovirt_node import trust
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.image import signature
 from org_ovirt_node.image.checksum import sha256_file
 from org_ovirt_node.install.options import InstallOptions
 from org_ovirt_node.ks.url import parse_image_url
@@ -30,7 +34,8 @@ class Work(NamedTuple):
 
 def configure_work(addon):
     """Work before storage is created: verify the image of the section ADDON
-    when it is a local file; images fetched later are checked when fetched."""
+    (checksum, then signature) when it is a local file; images fetched later
+    are checked when fetched."""
     if not addon.image_url:
         return []
     url = parse_image_url(addon.image_url)
@@ -43,18 +48,27 @@ def configure_work(addon):
         if not os.path.isfile(path):
             raise NodeError(f"the node image {path} does not exist")
         reporter.step("checksum", f"Checking the node image {path}")
-        if not checksum:
-            reporter.info("no --checksum given; the image is not verified")
-            return
-        try:
-            actual = "sha256:" + sha256_file(path, reporter)
-        except OSError as error:
-            raise NodeError(f"cannot read the node image {path}: {error.strerror}") from None
-        if actual != checksum:
-            raise NodeError(f"the node image {path} has checksum {actual}, "
-                            f"but the kickstart says {checksum}")
+        if checksum:
+            _check_sum(path, checksum, reporter)
+        else:
+            reporter.info("no --checksum given; the checksum is not verified")
+        reporter.step("signature", f"Checking the signature of {path}")
+        signer = signature.check(path, trust.load(extra_key=addon.trust_key or None), reporter)
+        if signer:
+            reporter.info(f"signed by {signature.describe_signer(signer)}")
 
-    return [Work("Verify the node image", ("image", "checksum"), run)]
+    return [Work("Verify the node image", ("image", "checksum", "signature"), run)]
+
+
+def _check_sum(path, checksum, reporter):
+    """Raise NodeError unless the image at PATH has CHECKSUM ("sha256:HEX")."""
+    try:
+        actual = "sha256:" + sha256_file(path, reporter)
+    except OSError as error:
+        raise NodeError(f"cannot read the node image {path}: {error.strerror}") from None
+    if actual != checksum:
+        raise NodeError(f"the node image {path} has checksum {actual}, "
+                        f"but the kickstart says {checksum}")
 
 
 def install_work(addon, sysroot):

@@ -18,7 +18,8 @@ _CLAUSE_END = re.compile(r"; |: | \(|, ")
 # Options named at the start of a message, by the setting's name in the spokes.
 _SETTING_NAMES = {"--volume": "volume", "--image": "image URL", "--checksum": "checksum",
                   "--vg": "volume group", "--pool": "thin pool", "--volumes": "volume profile",
-                  "--keep": "images to keep", "--fstype": "filesystem"}
+                  "--keep": "images to keep", "--fstype": "filesystem",
+                  "--trust-key": "trusted key"}
 
 
 def names_the_cli(text):

@@ -266,7 +266,7 @@ def test_a_good_section_is_read_and_generated(anaconda):
 def test_tasks_run_through_anacondas_task_proxies(anaconda):
     result, _paths, sysroot = anaconda
     [configure] = result["configure"]
-    assert configure["name"] == "Verify the node image" and configure["steps"] == 2
+    assert configure["name"] == "Verify the node image" and configure["steps"] == 3
     assert configure["result"] == "succeeded"
     assert configure["get_result"] == "NoResultError"
     [install] = result["install"]

@@ -481,3 +481,42 @@ def test_update_preflight_refuses_before_touching_the_node(tmp_path, keys, node_
     assert caught.value.kind == {"missing": "missing", "expired": "expired-key",
                                  "mismatch": "mismatch"}[case]
     assert files_under(tmp_path) == before
+
+
+# --- the add-on: the kickstart's --trust-key, checked before storage --------
+
+def test_the_section_knows_trust_key_at_its_line():
+    from pykickstart.errors import KickstartParseError
+    from org_ovirt_node.ks.section import parse_section
+    head = "%addon org_ovirt_node --image=file:///run/install/repo/node.img\n"
+    fpr = "0123456789abcdef0123456789ABCDEF01234567"
+    addon = parse_section(f"{head}--trust-key={fpr}\n%end\n", "ks.cfg")
+    assert addon.trust_key == fpr.upper() and f"--trust-key={fpr.upper()}" in str(addon)
+    assert parse_section(str(addon)).trust_key == fpr.upper()
+    for value, reason in (("keys/node.asc", "is a relative path"),
+                          ("0123", "must be a key fingerprint (40 hex digits)"),
+                          ("/a/../key.asc", "must be a plain absolute path")):
+        with pytest.raises(KickstartParseError) as caught:
+            parse_section(f"{head}\n--trust-key={value}\n%end\n", "ks.cfg")
+        assert f"ks.cfg:3: --trust-key '{value}' {reason}" in str(caught.value)
+
+
+@pytest.mark.parametrize("signer", ["good", "stranger", None])
+def test_the_configure_task_checks_the_signature(tmp_path, keys, service, client, signer):
+    from dasbus.error import DBusError
+    from tests.support.addon_service import run_task
+    image = image_file(tmp_path)
+    if signer:
+        keys.sign(signer, image)
+    key = keys.public("good")
+    service.ReadKickstart(f"%addon org_ovirt_node --image=file://{image} "
+                          f"--trust-key={key}\n%end\n")
+    task, events = run_task(client, service.ConfigureWithTasks()[0])
+    if signer == "good":
+        assert events[-2:] == ["succeeded", "stopped"]
+        return
+    assert events[-2:] == ["failed", "stopped"]
+    step, reason = events[-3]
+    assert step == 3 and ("unknown key" in reason if signer else "has no signature" in reason)
+    with pytest.raises(DBusError):
+        task.Finish()
