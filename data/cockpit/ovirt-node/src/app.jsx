@@ -145,6 +145,24 @@ function osName(release) {
     return release.PRETTY_NAME || [release.NAME, release.VERSION_ID].filter(Boolean).join(" ");
 }
 
+// who signed the layer's image, as install or update verified it (status JSON)
+function Signature({ layer }) {
+    if (!layer.signature_policy)
+        return null;
+    const signer = layer.signed_by;
+    if (!signer)
+        return (
+            <small className="onode-signature" data-signed="no">
+                {cockpit.format(_("Signature not verified (policy $0)"), layer.signature_policy)}
+            </small>
+        );
+    return (
+        <small className="onode-signature" data-signed="yes" title={signer.fingerprint}>
+            {cockpit.format(_("Signed by $0"), signer.uid || signer.fingerprint)}
+        </small>
+    );
+}
+
 function LayersCard({ status, onPin }) {
     const withOs = status.layers.some(layer => layer.os_release);
     return (
@@ -166,7 +184,10 @@ function LayersCard({ status, onPin }) {
                         {status.layers.map(layer => (
                             <tr key={layer.name} data-layer={layer.name}>
                                 <td data-label={_("Layer")} className="onode-layer-name">{layer.name}</td>
-                                <td data-label={_("Image (NVR)")}>{layer.origin}</td>
+                                <td data-label={_("Image (NVR)")}>
+                                    <div>{layer.origin}</div>
+                                    <Signature layer={layer} />
+                                </td>
                                 {withOs && <td data-label={_("Operating system")}>{osName(layer.os_release)}</td>}
                                 <td data-label={_("Kernel")}>{layer.kernels.join(", ")}</td>
                                 <td data-label={_("State")}>
