@@ -19,7 +19,7 @@ APT_PACKAGES := \
 	python3-bytesize python3-parted python3-pyudev python3-venv \
 	xorriso isolinux syslinux-common syslinux-utils grub-efi-amd64-bin \
 	grub-pc-bin grub2-common ovmf isomd5sum genisoimage rpm gettext xvfb xauth gir1.2-gtk-3.0 tmux \
-	cockpit-ws cockpit-bridge chromium chromium-driver mmdebstrap
+	cockpit-ws cockpit-bridge chromium chromium-driver mmdebstrap gpg gpg-agent gpgv
 
 .PHONY: deps apt venv check demo bench clean
 
