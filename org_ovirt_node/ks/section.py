@@ -210,6 +210,10 @@ class NodeAddonData:
         if self.noverifyssl and scheme != "https":
             self._fail(f"--noverifyssl conflicts with a {scheme}: image; it only applies "
                        "to https", self.option_lines["noverifyssl"])
+        if self.trust_key and scheme != "file":
+            self._fail(f"--trust-key conflicts with a {scheme}: image; the add-on checks "
+                       "the signature of a local file: image only (file:///PATH)",
+                       self.option_lines["trust_key"])
         lv_names = {}
         for mount_point, line in self.volume_lines.items():
             lv_name = constants.volume_lv_name(mount_point)

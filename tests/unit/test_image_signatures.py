@@ -499,6 +499,10 @@ def test_the_section_knows_trust_key_at_its_line():
         with pytest.raises(KickstartParseError) as caught:
             parse_section(f"{head}\n--trust-key={value}\n%end\n", "ks.cfg")
         assert f"ks.cfg:3: --trust-key '{value}' {reason}" in str(caught.value)
+    with pytest.raises(KickstartParseError) as caught:
+        parse_section("%addon org_ovirt_node --image=https://example.org/node.img\n"
+                      f"# comment\n--trust-key={fpr}\n%end\n", "ks.cfg")
+    assert "ks.cfg:3: --trust-key conflicts with a https: image" in str(caught.value)
 
 
 @pytest.mark.parametrize("signer", ["good", "stranger", None])
