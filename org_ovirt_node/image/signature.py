@@ -21,6 +21,7 @@ import binascii
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 from datetime import datetime, timezone
 
@@ -352,8 +353,9 @@ def sign(image, key, force=False, passphrase_file=None):
                                 f"{_last(signed.stderr)}")
             with open(out, "rb") as stream:
                 data = stream.read()
-        finally:
-            run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False)
+        finally:                        # the agent gpg started for HOME goes with it
+            if shutil.which("gpgconf"):
+                run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False)
     write_atomic(sig, data)
     return {"signature": sig, "fingerprint": fingerprint, "uid": uid}
 
