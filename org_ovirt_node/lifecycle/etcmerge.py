@@ -10,6 +10,10 @@ the local version stays and the image's regular file is put beside it as
 labels, capabilities), symlinks and device nodes count as changes and are
 carried with the file.
 
+passwd, group, shadow and gshadow are not files to take whole but tables
+of accounts: accounts.py merges them by name (never a conflict) and fixes
+the new layer's owners where the image's IDs moved.
+
 Directories that are directories in both LOCAL and NEW are merged entry by
 entry (their own owner/mode/xattrs are an item like any file). Anywhere else
 a directory is one unit: a directory added locally is copied whole, and
@@ -18,12 +22,14 @@ side's directory or the other's.
 """
 
 import os
+import re
 import stat
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.install import bootconfig
+from org_ovirt_node.lifecycle import accounts
 from org_ovirt_node.util import fscopy
 from org_ovirt_node.util.fstab import FstabEntry, parse_fstab
 
@@ -33,11 +39,15 @@ TAKE_NEW = "take-new"
 ADD_NEW = "add-new"
 REMOVE_NEW = "remove-new"
 CONFLICT = "conflict"
+MERGE_ACCOUNTS = "merge-accounts"
 
 IMGNEW = ".imgnew"
 """Suffix of the image's version of a conflicting file, written beside the local one."""
 
 _FROM_LOCAL = (KEEP_LOCAL, DELETE_LOCAL, CONFLICT)
+_UNIT_LINK_DIR = re.compile(r"systemd/(system|user)/[^/]+\.(wants|requires|upholds)")
+"""Where `systemctl enable` puts its symlinks: a set of links, merged link by link even
+when one side has no such directory (systemctl removes it with its last link)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,17 @@ class MergeItem:
     def to_dict(self):
         """A plain dict for JSON output."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class AccountsItem(MergeItem):
+    """passwd, group, shadow or gshadow, merged by name; MERGE is the AccountsMerge."""
+
+    merge: object = field(default=None, compare=False, repr=False)
+
+    def to_dict(self):
+        """A plain dict for JSON output (the merged texts stay out)."""
+        return {"path": self.path, "action": self.action, "reason": self.reason}
 
 
 class _Entry(NamedTuple):
@@ -74,19 +95,60 @@ def plan_merge(old, local, new):
     Nothing is written. Paths changed identically on both sides give no item.
     """
     roots = tuple(_root_entry(root) for root in (old, local, new))
-    items = []
-    _plan_directory(roots, "", items)
+    merge = accounts.plan_accounts(old, local, new)
+    items = _accounts_items(merge, local, new)
+    skip = set(merge.texts) | {name + "-" for name in merge.texts}
+    _plan_directory(roots, "", items, skip)
     return sorted(items, key=lambda item: item.path)
 
 
-def apply_merge(items, local, new, target):
+def _accounts_items(merge, local, new):
+    """An AccountsItem for each account file whose merge differs from the image's file."""
+    items = []
+    reason = "merged by name" + "".join(
+        f"; {what}: {', '.join(names)}" for what, names in
+        (("added by the image", merge.added), ("renumbered", merge.renumbered)) if names)
+    for name, text in sorted(merge.texts.items()):
+        image = _entry(os.path.join(new, name))
+        same = (image is not None and accounts.read_text(new, name) == text and
+                _identity(image)[:3] == _identity(_entry(os.path.join(local, name)))[:3])
+        if not same or merge.uid_map or merge.gid_map:
+            items.append(AccountsItem(name, MERGE_ACCOUNTS, reason, merge))
+    return items
+
+
+def _accounts_merge(items):
+    """The AccountsMerge the ITEMS carry, or None."""
+    return next((item.merge for item in items if isinstance(item, AccountsItem)), None)
+
+
+def fix_copied_owners(items, path):
+    """Give what the update copied from the image to PATH (on a volume) the IDs the merge
+    (ITEMS) moved the image's accounts to. Only what was copied: the volume's own files
+    are the node's (accounts.py)."""
+    merge = _accounts_merge(items)
+    if merge is not None:
+        _guarded(path, lambda: accounts.fix_ownership(path, merge.uid_map, merge.gid_map))
+
+
+def apply_merge(items, local, new, target, root=None):
     """Carry out ITEMS (from plan_merge) in TARGET, a copy of NEW; return the conflicting paths.
 
+    The account files are written merged, and first the owners the image's
+    moved IDs had are fixed in ROOT (the new layer's root; TARGET alone when
+    not given), before any of the node's files is carried in.
     Directory metadata is set last and deepest first, so copying entries into
     a directory does not change the times it ends with.
     """
+    merge = _accounts_merge(items)
+    if merge is not None:
+        _guarded(target, lambda: accounts.fix_ownership(root or target, merge.uid_map,
+                                                        merge.gid_map))
+        _guarded(target, lambda: accounts.write_files(merge, local, target))
     deferred = []
     for item in items:
+        if item.action in _FROM_LOCAL:
+            _make_link_set(item.path, local, target)
         if item.action in _FROM_LOCAL and _put_local(item.path, local, target):
             deferred.append(item.path)
     conflicts = [item.path for item in items if item.action == CONFLICT]
@@ -97,7 +159,7 @@ def apply_merge(items, local, new, target):
     return conflicts
 
 
-def remerge(old, local, new, target, changed):
+def remerge(old, local, new, target, changed, root=None):
     """Merge again, into a TARGET an earlier merge made, only the CHANGED paths of LOCAL.
 
     TARGET is no longer a copy of NEW, so each changed path gets the merge's
@@ -106,16 +168,28 @@ def remerge(old, local, new, target, changed):
     path itself, or its nearest ancestor the merge takes whole (a directory
     not on both sides), replaced whole. Returns [(unit, action)] written and
     the conflicting units (their .imgnew rewritten; a stale one goes).
+    A changed account file is merged by name again (accounts.apply_again),
+    fixing owners in ROOT (none when not given) outside TARGET.
     """
-    items = {item.path: item for item in plan_merge(old, local, new)}
+    planned = plan_merge(old, local, new)
+    items = {item.path: item for item in planned}
     units = sorted({_merge_unit(path, local, new) for path in changed})
     written, conflicts, deferred = [], [], []
+    merge = _accounts_merge(planned) or accounts.plan_accounts(old, local, new)
+    mine = set(merge.texts) | {name + "-" for name in merge.texts}
+    if any(unit in mine for unit in units):
+        _guarded(target, lambda: accounts.apply_again(merge, local, new, target,
+                                                      root or target))
+        written += [(unit, MERGE_ACCOUNTS) for unit in units if unit in mine]
     for unit in units:
+        if unit in mine:
+            continue
         item = items.get(unit)
-        merged = _both_dirs(unit, local, new)
+        merged = _merged_dir(unit, local, new)
         if item is None and merged:
             continue            # only its entries changed; each is a unit of its own
         source = local if item is not None and item.action in _FROM_LOCAL else new
+        _make_link_set(unit, source, target)
         if not merged:
             _remove_in_target(unit, target)     # replaced whole, not merged into
         if _put_local(unit, source, target):
@@ -134,6 +208,9 @@ def remerge(old, local, new, target, changed):
 def _remove_in_target(path, target):
     """Remove TARGET's PATH (a directory whole) if it is there."""
     parent, name = fscopy.split_rel(path)
+    if parent and _UNIT_LINK_DIR.fullmatch(parent) and \
+            fscopy.lstat(os.path.join(target, parent)) is None:
+        return                  # a link set the layer lacks holds nothing to remove
     _in_target(path, target, parent, lambda dir_fd: fscopy.remove_entry(dir_fd, name))
 
 
@@ -143,12 +220,19 @@ def _both_dirs(path, local, new):
     return all(entry is not None and entry.is_dir for entry in entries)
 
 
+def _merged_dir(path, local, new):
+    """Whether the merge takes PATH entry by entry: a directory on both sides, or a unit
+    link set (which a side may lack)."""
+    return _both_dirs(path, local, new) or _link_set(
+        path, (None, _entry(os.path.join(local, path)), _entry(os.path.join(new, path))))
+
+
 def _merge_unit(path, local, new):
     """PATH, or its nearest ancestor that the merge decides as a whole."""
     parts = path.split("/")
     for depth in range(1, len(parts)):
         prefix = "/".join(parts[:depth])
-        if not _both_dirs(prefix, local, new):
+        if not _merged_dir(prefix, local, new):
             return prefix
     return path
 
@@ -186,18 +270,49 @@ def _children(entry):
     return {name: _entry(os.path.join(entry.path, name)) for name in os.listdir(entry.path)}
 
 
-def _plan_directory(parents, rel, items):
-    """Append the items for the entries of directory REL, given its (old, local, new) entries."""
+def _plan_directory(parents, rel, items, skip=()):
+    """Append the items for the entries of directory REL, given its (old, local, new) entries.
+
+    Names in SKIP (at the top only) are merged elsewhere (the account files).
+    """
     children = [_children(parent) for parent in parents]
-    for name in sorted(set().union(*children)):
+    for name in sorted(set().union(*children) - set(skip)):
         path = os.path.join(rel, name)
         old, local, new = (side.get(name) for side in children)
         merged = local is not None and new is not None and local.is_dir and new.is_dir
+        if not merged and _link_set(path, (old, local, new)):
+            # a link set a side lacks is an empty one: the links are the items
+            _plan_directory((old, local, new), path, items)
+            continue
         item = _decide(path, old, local, new, merged)
         if item:
             items.append(item)
         if merged:
             _plan_directory((old, local, new), path, items)
+
+
+def _link_set(path, entries):
+    """Whether PATH is a unit link directory (.wants/.requires/.upholds) on every side
+    that has it (a side may lack it) and LOCAL or NEW has it."""
+    return bool(_UNIT_LINK_DIR.fullmatch(path)) and \
+        all(entry is None or entry.is_dir for entry in entries) and \
+        any(entry is not None for entry in entries[1:])
+
+
+def _make_link_set(path, local, target):
+    """Create the unit link directory PATH's parent in TARGET, as LOCAL has it, if missing."""
+    parent = os.path.dirname(path)
+    if not _UNIT_LINK_DIR.fullmatch(parent) or fscopy.lstat(os.path.join(target, parent)):
+        return
+    source = os.path.join(local, parent)
+    if not os.path.isdir(source) or os.path.islink(source):
+        return
+    grand, name = fscopy.split_rel(parent)
+
+    def make(dir_fd):
+        os.mkdir(name, 0o700, dir_fd=dir_fd)
+        fscopy.copy_metadata(source, dir_fd, name)
+    _in_target(parent, target, grand, make)
 
 
 def _decide(path, old, local, new, merged):
@@ -333,6 +448,16 @@ def _put_local_metadata(path, local, target):
     parent, name = fscopy.split_rel(path)
     source = os.path.join(local, path)
     _in_target(path, target, parent, lambda dir_fd: fscopy.copy_metadata(source, dir_fd, name))
+
+
+def _guarded(target, action):
+    """ACTION(); an OSError becomes a one-line NodeError about the account files."""
+    try:
+        return action()
+    except OSError as error:
+        raise NodeError(f"merging the account files into {target} failed: "
+                        f"{error.filename + ': ' if error.filename else ''}"
+                        f"{error.strerror or error}") from None
 
 
 def _in_target(path, target, parent, action):

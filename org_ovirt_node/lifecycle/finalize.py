@@ -125,7 +125,7 @@ def finalize(node, etc="/etc"):
                 mounted_layer(node, data["layer"], write=True) as target:
             written, conflicts = etcmerge.remerge(
                 os.path.join(old, "etc"), etc, os.path.join(new, "etc"),
-                os.path.join(target, "etc"), changed)
+                os.path.join(target, "etc"), changed, root=target)
             etcmerge.point_fstab_at(target, node.lv_path(data["layer"]))
         result["carried"] = [{"path": path, "action": action} for path, action in written]
         result["conflicts"] = conflicts

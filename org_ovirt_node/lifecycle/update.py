@@ -288,7 +288,7 @@ def _write_new_layer(node, plan, options, reporter, record):
         step(reporter, "etc", "Merging /etc: the node's changes onto the new image's")
         conflicts = etcmerge.apply_merge(plan.etc, os.path.join(local, "etc"),
                                          os.path.join(new_root, "etc"),
-                                         os.path.join(target, "etc"))
+                                         os.path.join(target, "etc"), root=target)
         for path in conflicts:
             reporter.warning(f"/etc/{path}: changed locally and in the image; kept the local "
                              f"version, the image's is /etc/{path}.imgnew")
@@ -304,10 +304,14 @@ def _write_new_layer(node, plan, options, reporter, record):
         with mounted_volumes(node, target, every, write=True):
             newvolumes.seed(added, new_root, target)
             for entry in added:
+                etcmerge.fix_copied_owners(plan.etc, os.path.join(target,
+                                                                  entry.mountpoint.lstrip("/")))
                 reporter.info(f"volume {entry.spec} mounted on {entry.mountpoint}")
             for point, paths in plan.var.items():
                 for path in varcopy.copy_absent(paths, os.path.join(new_root, point.lstrip("/")),
                                                 os.path.join(target, point.lstrip("/"))):
+                    etcmerge.fix_copied_owners(plan.etc, os.path.join(target, point.lstrip("/"),
+                                                                      path))
                     reporter.info(f"added {point.rstrip('/')}/{path}")
         if added:
             bootconfig.write_fstab(target, added)

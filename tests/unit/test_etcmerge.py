@@ -172,13 +172,13 @@ def test_metadata_only_local_changes_count_and_are_kept(trees, change):
 
 @pytest.mark.parametrize("change", [_chown, _chmod, _user_xattr, _acl])
 def test_metadata_changes_on_both_sides_conflict(trees, change):
-    trees.everywhere("shadow")
-    os.chmod(trees.at("new", "shadow"), 0o000)
-    change(trees.at("local", "shadow"))
+    trees.everywhere("keytab")
+    os.chmod(trees.at("new", "keytab"), 0o000)
+    change(trees.at("local", "keytab"))
     items, conflicts = trees.merge()
-    assert conflicts == ["shadow"]
-    assert metadata(trees.at("target", "shadow")) == metadata(trees.at("local", "shadow"))
-    assert metadata(trees.at("target", "shadow.imgnew")) == metadata(trees.at("new", "shadow"))
+    assert conflicts == ["keytab"]
+    assert metadata(trees.at("target", "keytab")) == metadata(trees.at("local", "keytab"))
+    assert metadata(trees.at("target", "keytab.imgnew")) == metadata(trees.at("new", "keytab"))
 
 
 def test_symlink_changes(trees):
