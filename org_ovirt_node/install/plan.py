@@ -8,6 +8,7 @@ on it. layout.py fills it from a blivet model; nothing here touches disks.
 from dataclasses import asdict, dataclass, field
 
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.image.signature import describe_signer
 from org_ovirt_node.sizes import format_size
 
 
@@ -70,6 +71,9 @@ class Plan:
     def render_table(self):
         """A human table of the layout, the way `--dry-run` shows it."""
         lines = [f"Image {self.nvr} -> layer {self.layer}"]
+        if self.signature_policy is not None:
+            lines.append(f"Signed by {describe_signer(self.signed_by)} "
+                         f"(policy {self.signature_policy})")
         for disk, size in self.disks.items():
             lines.append(f"Disk {disk}: {format_size(size)}")
         lines.append(f"{'ROLE':<9} {'NAME':<40} {'SIZE':>10}  {'FS':<6} {'MOUNT':<16} PARENT")

@@ -524,3 +524,14 @@ def test_the_configure_task_checks_the_signature(tmp_path, keys, service, client
     assert step == 3 and ("unknown key" in reason if signer else "has no signature" in reason)
     with pytest.raises(DBusError):
         task.Finish()
+
+
+def test_the_install_plan_names_the_signer():
+    from org_ovirt_node.install.plan import Plan
+    plan = Plan(disks={"/dev/vda": 1 << 35}, nvr="n-1.0-1", layer="n-1.0-1+1", vg="onn",
+                pool="pool00", devices=[], signed_by={"fingerprint": "B" * 40, "uid": "B <b@x>"},
+                signature_policy="require")
+    assert f"Signed by {'B' * 40} (B <b@x>) (policy require)" in plan.render_table()
+    assert plan.to_dict()["signed_by"]["fingerprint"] == "B" * 40
+    plan.signature_policy = None
+    assert "Signed by" not in plan.render_table()
