@@ -54,7 +54,11 @@ class NodeState:
         self.images[nvr] = {key: os_release[key] for key in OS_RELEASE_KEYS
                             if key in os_release}
         if policy is not None:
-            self.signatures[nvr] = {"signed_by": signed_by, "policy": policy}
+            self.remember_signature(nvr, signed_by, policy)
+
+    def remember_signature(self, nvr, signed_by, policy):
+        """Keep who signed image NVR (a signer dict or None) under POLICY, for status."""
+        self.signatures[nvr] = {"signed_by": signed_by, "policy": policy}
 
     def remember_kargs(self, layer, args):
         """Keep LAYER's image kernel arguments (a list), for kargs and status."""

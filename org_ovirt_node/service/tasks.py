@@ -20,6 +20,7 @@ from org_ovirt_node.errors import NodeError
 from org_ovirt_node.image import signature
 from org_ovirt_node.image.checksum import sha256_file
 from org_ovirt_node.install.options import InstallOptions
+from org_ovirt_node.lifecycle import state
 from org_ovirt_node.ks.url import parse_image_url
 
 
@@ -71,6 +72,21 @@ def _check_sum(path, checksum, reporter):
                         f"but the kickstart says {checksum}")
 
 
+def _record_signer(addon, boot, nvr):
+    """Keep in the new node's state who signed its first image, as install and
+    update do. The configure task verified the local image already; this
+    checks it again quietly (gpgv is quick) rather than carry state between
+    the tasks. Images the add-on does not check (not file:) are not recorded."""
+    url = parse_image_url(addon.image_url)
+    if url.scheme != "file" or not os.path.isfile(url.path):
+        return
+    store = trust.load(extra_key=addon.trust_key or None)
+    signer = signature.check(url.path, store)
+    node_state = state.load_state(boot)
+    node_state.remember_signature(nvr, signer, store.policy)
+    state.save_state(boot, node_state)
+
+
 def install_work(addon, sysroot):
     """Work after the payload: make the thin root installed at SYSROOT a node
     (base + layer) with the volumes, sizes and names of the section ADDON."""
@@ -84,7 +100,9 @@ def install_work(addon, sysroot):
         options.validate_names()
         # Imported here: blivet is only needed once the install runs.
         from org_ovirt_node.install.adopt import adopt_root  # pylint: disable=import-outside-toplevel
-        reporter.info(adopt_root(sysroot, options, reporter).summary())
+        result = adopt_root(sysroot, options, reporter)
+        _record_signer(addon, os.path.join(sysroot, "boot"), result.nvr)
+        reporter.info(result.summary())
 
     return [Work("Make the installed root an oVirt Node", ("check", "layer", "volumes", "boot"),
                  run)]

@@ -535,3 +535,34 @@ def test_the_install_plan_names_the_signer():
     assert plan.to_dict()["signed_by"]["fingerprint"] == "B" * 40
     plan.signature_policy = None
     assert "Signed by" not in plan.render_table()
+
+
+def test_the_install_task_records_the_signer(tmp_path, keys, monkeypatch):
+    from org_ovirt_node.install import adopt
+    from org_ovirt_node.ks.section import parse_section
+    from org_ovirt_node.lifecycle import state
+    from org_ovirt_node.service.tasks import install_work
+    image = image_file(tmp_path)
+    keys.sign("good", image)
+    sysroot = tmp_path / "sysroot"
+    (sysroot / "boot").mkdir(parents=True)
+
+    class Made:
+        nvr = "n-1.0-1"
+
+        @staticmethod
+        def summary():
+            return "made"
+
+    def adopted(root, _options, _reporter):
+        state.record_install(os.path.join(root, "boot"), 2, "n-1.0-1", {"ID": "n"})
+        return Made()
+    monkeypatch.setattr(adopt, "adopt_root", adopted)
+    addon = parse_section(f"%addon org_ovirt_node --image=file://{image} "
+                          f"--trust-key={keys.public('good')}\n%end\n")
+    [work] = install_work(addon, str(sysroot))
+    work.run(RecordingReporter())
+    recorded = state.load_state(str(sysroot / "boot"))
+    assert recorded.images == {"n-1.0-1": {"ID": "n"}}
+    assert recorded.signatures["n-1.0-1"]["policy"] == "require"
+    assert recorded.signatures["n-1.0-1"]["signed_by"]["fingerprint"] == keys.fpr["good"]
