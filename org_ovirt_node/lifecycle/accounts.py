@@ -26,6 +26,7 @@ are the node's, and an ID there means the node's account of that ID, so
 remapping them would give the administrator's files to the image's account.
 Only what the update itself copies from the image onto a volume (new /var
 content, a new volume's seed) is given the moved IDs (etcmerge.fix_copied_owners).
+Named entries of POSIX ACLs (`u:997:r`) are not renumbered: only owners are.
 There is nothing to conflict: the result is computed per account, so these
 files never get a `.imgnew`.
 """
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List
 
 from org_ovirt_node.errors import NodeError
+from org_ovirt_node.util import fscopy
 
 USER_FILES = ("passwd", "shadow")
 GROUP_FILES = ("group", "gshadow")
@@ -243,7 +245,8 @@ def plan_accounts(old, local, new):
 
 
 def write_files(merge, local, target):
-    """Write MERGE's texts into the /etc tree TARGET, with the node's owner and mode.
+    """Write MERGE's texts into the /etc tree TARGET, with the node's owner, mode and
+    xattrs (an SELinux label included).
 
     Each file is replaced by a new one renamed over it (a planted symlink is
     replaced, not followed); shadow's `-` backups get the same text.
@@ -251,6 +254,7 @@ def write_files(merge, local, target):
     for name, text in merge.texts.items():
         source = os.path.join(local, name)
         info = os.lstat(source)
+        xattrs = fscopy.read_xattrs(source)
         for written in (name, name + "-"):
             path = os.path.join(target, written)
             if written != name and not os.path.lexists(path):
@@ -261,6 +265,8 @@ def write_files(merge, local, target):
                 os.write(fd, text.encode("utf-8", "surrogateescape"))
                 os.fchown(fd, info.st_uid, info.st_gid)
                 os.fchmod(fd, stat.S_IMODE(info.st_mode))
+                for name_, value in xattrs.items():
+                    os.setxattr(fd, name_, value)
                 os.fsync(fd)
             finally:
                 os.close(fd)

@@ -116,6 +116,7 @@ def test_the_nodes_users_and_passwords_are_kept_and_image_additions_appear(roots
                            "_chrony:x:995:\n", "_chrony:!:19900::::::\n", "_chrony:!::\n",
                            base=(PASSWD, GROUP.replace("adm:x:4:", "adm:x:4:syslog"),
                                  SHADOW, GSHADOW.replace("adm:*::", "adm:*::syslog"))))
+    os.setxattr(os.path.join(roots.etc("local"), "passwd"), "user.mark", b"node")
     items, conflicts = roots.merge()
     assert conflicts == [] and not any(path.endswith(".imgnew") for path in items)
     assert {items[name].action for name in accounts.FILES} == {etcmerge.MERGE_ACCOUNTS}
@@ -130,6 +131,7 @@ def test_the_nodes_users_and_passwords_are_kept_and_image_additions_appear(roots
     assert list(passwd)[:5] == ["root", "daemon", "systemd-network", "messagebus", "sshd"]
     info = os.stat(os.path.join(roots.etc("target"), "shadow"))
     assert (info.st_mode & 0o777, info.st_uid, info.st_gid) == (0o640, 0, 42)
+    assert os.getxattr(os.path.join(roots.etc("target"), "passwd"), "user.mark") == b"node"
 
 
 def test_an_image_account_on_an_id_the_admin_holds_gets_a_free_one(roots):
