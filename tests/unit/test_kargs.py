@@ -9,6 +9,7 @@ import contextlib
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from org_ovirt_node.cli import lifecycle as cli_lifecycle
 from org_ovirt_node.cli.main import main
@@ -264,3 +265,19 @@ def test_state_keeps_image_kargs_until_the_layer_goes(tmp_path):
     del data["image_kargs"]                             # a state.json from before
     path.write_text(json.dumps(data))
     assert load_state(str(tmp_path)).image_kargs == {}
+
+
+# --- hostile input: only one-line NodeErrors, and what is accepted stays one argument
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=20), max_size=3), st.lists(st.text(max_size=20), max_size=3),
+       st.lists(st.text(max_size=20), max_size=3))
+def test_edits_of_any_text_are_refused_in_one_line_or_stay_one_argument_each(append, delete,
+                                                                             replace):
+    try:
+        result = kargs.edit(["quiet", 'K="a b"', "console=ttyS0"], append, delete, replace)
+    except NodeError as error:
+        assert str(error)           # main() prints it as one line
+        return
+    assert kargs.split_args(" ".join(result)) == result
+    assert not any(kargs.key(arg) in kargs.MANAGED_KEYS for arg in result)
