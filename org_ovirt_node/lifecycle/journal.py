@@ -13,6 +13,7 @@ import os
 
 from org_ovirt_node.lifecycle import removal
 from org_ovirt_node.util.atomic import remove_durably, write_atomic
+from org_ovirt_node.util.jsonfile import read_json
 
 JOURNAL = os.path.join("ovirt-node", "update.json")
 
