@@ -216,7 +216,9 @@ install-node-units:
 DEB_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 DEB_STAGE := $(OUT)/deb/stage
 DEB_FILE = $(OUT)/deb/ovirt-node_$(DEB_VERSION)_all.deb
-DEB_EPOCH = $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# The epoch is the last commit that changed what the .deb holds, so a commit
+# elsewhere (tests, docs) leaves the .deb, and the node images cached by it, as they are.
+DEB_EPOCH = $(shell git log -1 --format=%ct -- $(ADDON_PKG) data pyproject.toml 2>/dev/null || echo 0)
 .PHONY: deb
 deb: cockpit
 	rm -rf $(DEB_STAGE) && mkdir -p $(DEB_STAGE)/usr/lib/python3/dist-packages $(DEB_STAGE)/usr/bin
