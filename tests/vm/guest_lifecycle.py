@@ -97,6 +97,9 @@ def stage_install():
            "--disk", "/dev/vdb", "--vg", SMALL, "--volumes", "minimal", "--swap", "256MiB",
            "--yes")
     fill_pool(SMALL, 150 << 20)
+    # install keeps blivet's reserve free in the VG for autoextend; take it
+    # too, so that nothing but a refusal is left to the update
+    sh("lvm", "lvcreate", "--yes", "-l", "100%FREE", "-n", "filler", SMALL)
     facts("install")
 
 

@@ -161,6 +161,7 @@ umount /run/c""")
                              == node.boot_id})
         self.fact("health_record", json.loads(node.sh("cat /boot/ovirt-node/health.json",
                                                       check=False) or "null"))
+        self.mount_images()
         self.record("reuse_bad", "ovirt-node", "update", "--image", image_on_node("C"), "--yes")
         self.fact("lvs_after_refusal", node.sh("lvm lvs --noheadings -o lv_name onn | sort"))
         # 4. rollback online, then one UEFI boot
