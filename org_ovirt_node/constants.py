@@ -67,6 +67,12 @@ THIN_PROFILE = {
     "thin_pool_autoextend_percent": 20,
 }
 
+# `ovirt-node check`'s marks for the pool's data and metadata use (percent):
+# from WARN the pool check warns, from FAIL it fails. `status --json` carries
+# both (pool.warn_percent, pool.fail_percent) for the Cockpit page's gauges.
+POOL_WARN_PERCENT = 80.0
+POOL_FAIL_PERCENT = 95.0
+
 
 def volume_lv_name(mount_point):
     """The LV name of a separate volume: /var/log/audit -> var_log_audit."""

@@ -79,15 +79,27 @@ def _health(node, root="/"):
         running = None
     recorded = health.read_verdicts(health.verdicts_path(node.boot))
     return running, {layer: {"status": verdict.get("status"), "time": verdict.get("time"),
-                             "failed": _failed_names(verdict)}
+                             "failed": [item["name"] for item in _failures(verdict)],
+                             "failures": _failures(verdict)}
                      for layer, verdict in recorded.items()}
 
 
-def _failed_names(verdict):
-    """The names a recorded verdict lists as failed (what is not such an item is skipped)."""
+OUTPUT_LIMIT = 2000
+"""Characters of a failed check's output that status carries (its tail)."""
+
+
+def _failures(verdict):
+    """[{"name", "output"}] of what a recorded verdict lists as failed.
+
+    What is not such an item is skipped; the output is the end of what the
+    check printed, which is where its reason usually is.
+    """
     failed = verdict.get("failed")
-    return [item.get("name") for item in failed if isinstance(item, dict)] \
-        if isinstance(failed, list) else []
+    if not isinstance(failed, list):
+        return []
+    return [{"name": item.get("name"),
+             "output": str(item.get("output") or "")[-OUTPUT_LIMIT:]}
+            for item in failed if isinstance(item, dict)]
 
 
 def node_status(node):
@@ -98,6 +110,7 @@ def node_status(node):
     images = node.state().images
     image_kargs = node.state().image_kargs
     signatures = node.state().signatures
+    persisted = node.state().persisted
     status = {"vg": {"name": node.vg, "size": int(vg_row["vg_size"]),
                      "free": int(vg_row["vg_free"])},
               "pool": None, "bases": [], "layers": [], "volumes": [],
@@ -112,7 +125,10 @@ def node_status(node):
                               "autoextend_step": autoextend_step(
                                   int(row["lv_size"]), int(vg_row["vg_extent_size"] or 1)),
                               "data_percent": _percent(row["data_percent"]),
-                              "metadata_percent": _percent(row["metadata_percent"])}
+                              "metadata_percent": _percent(row["metadata_percent"]),
+                              # Where `check` warns and fails on either use.
+                              "warn_percent": constants.POOL_WARN_PERCENT,
+                              "fail_percent": constants.POOL_FAIL_PERCENT}
         elif constants.TAG_BASE in tags:
             status["bases"].append({"name": row["lv_name"], "size": int(row["lv_size"]),
                                     "read_only": row["lv_permissions"] == "read-only",
@@ -132,7 +148,10 @@ def node_status(node):
                 "kernels": [entry.version for entry in mine],
                 "entries": [entry.entry_id for entry in mine],
                 "kargs": kargs.summary(mine[0].options if mine else "", image_kargs.get(name)),
-                "health": verdicts.get(name), **_signature(signatures, row["origin"])})
+                "health": verdicts.get(name),
+                # the package changes an update carried into it (lifecycle/persist.py)
+                "persisted": persisted.get(name, []),
+                **_signature(signatures, row["origin"])})
         elif constants.TAG_VOLUME in tags:
             status["volumes"].append({"name": row["lv_name"],
                                       "mount_point": volume_mount_point(row["lv_name"]),

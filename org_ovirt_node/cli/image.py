@@ -1,4 +1,4 @@
-"""`ovirt-node image build|inspect|sign|verify`: the door onto org_ovirt_node.image.
+"""`ovirt-node image build|inspect|sign|verify|package`: the door onto org_ovirt_node.image.
 
 Text for people (progress on stderr, the result on stdout) or, with
 `--json`, JSON lines for machines: progress events, then one result object.
@@ -75,6 +75,24 @@ def register(subparsers):
     verify.add_argument("--json", action="store_true", help="print a JSON object")
     verify.set_defaults(func=run_verify)
 
+    package = commands.add_parser(
+        "package", help="make the ovirt-node-ng-image-update package of an image",
+        description="Make ovirt-node-ng-image-update (rpm with rpmbuild, or .deb with "
+        "dpkg-deb) carrying IMAGE, its .sha256 and .sig; installing it runs ovirt-node "
+        "update. With --repo DIR the packages go to DIR and DIR gets the repository "
+        "metadata (createrepo_c, or a flat apt repository).")
+    package.add_argument("image", metavar="IMAGE", help="node image file")
+    package.add_argument("--format", choices=("rpm", "deb"), default="rpm",
+                         help="package format (default rpm)")
+    package.add_argument("-o", "--output", metavar="DIR", help="folder for the packages "
+                         "(default .)")
+    package.add_argument("--repo", metavar="DIR",
+                         help="write the packages and repository metadata into DIR")
+    package.add_argument("--force", action="store_true", help="replace existing packages")
+    package.add_argument("--json", action="store_true",
+                         help="progress and result as JSON lines on stdout")
+    package.set_defaults(func=run_package)
+
 
 def run_build(args):
     """`image build`."""
@@ -124,4 +142,17 @@ def run_verify(args):
     else:
         print(f"{signature.signature_path(args.image)}: good signature by "
               f"{signature.describe_signer(signer)}")
+    return 0
+
+
+def run_package(args):
+    """`image package`."""
+    from org_ovirt_node.image import package  # pylint: disable=import-outside-toplevel
+    reporter = reporter_for(args)
+    result = package.build_package(args.image, fmt=args.format, output=args.output,
+                                   repo=args.repo, force=args.force, reporter=reporter)
+    if args.json:
+        reporter.emit("result", **result)
+    else:
+        print("\n".join(package.describe(result)))
     return 0

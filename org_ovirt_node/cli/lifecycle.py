@@ -13,6 +13,10 @@ tools.
 
 import functools
 import importlib
+import json
+import os
+import shutil
+import subprocess
 import sys
 
 from org_ovirt_node.cli.output import emit_result, reporter_for
@@ -53,8 +57,20 @@ def register(subparsers):
     """Add the lifecycle subcommands."""
     parser = subparsers.add_parser("update", help="deploy a newer image as a new layer",
                                    description="Deploy IMAGE as a new base and layer; the "
-                                               "boot default switches last.")
-    parser.add_argument("--image", required=True, help="node image (squashfs)")
+                                               "boot default switches last. Or install the "
+                                               "image-update package NAME from the "
+                                               "repository URL, whose script does that.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", help="node image (squashfs)")
+    source.add_argument("--package", metavar="NAME",
+                        help="image-update package to install from --repo (e.g. "
+                             "ovirt-node-ng-image-update); its script runs the update")
+    parser.add_argument("--repo", metavar="URL",
+                        help="the repository of --package: file:///DIR, http:// or https:// "
+                             "(what ovirt-node image package --repo writes)")
+    parser.add_argument("--unchanged-exit-77", action="store_true",
+                        help=f"when the boot default is already a layer of the image, write "
+                             f"nothing and exit {EXIT_UNCHANGED} (as rpm-ostree's)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     parser.add_argument("--allow-other-os", action="store_true",
                         help="allow an image of another OS ID or major version")
@@ -64,14 +80,27 @@ def register(subparsers):
                         help="deploy again an image whose layer failed to boot")
     parser.add_argument("--keep", type=int, help="images to keep after the update "
                                                  "(default: as recorded at install)")
-    parser.add_argument("--tries", type=int, default=DEFAULT_TRIES,
-                        help="boot attempts of the new layer before falling back (default 3)")
+    parser.add_argument("--tries", type=int,
+                        help=f"boot attempts of the new layer before falling back "
+                             f"(default {DEFAULT_TRIES})")
+    parser.add_argument("--skip-persisted", action="append", default=[], metavar="NAME",
+                        help="do not carry package NAME's local change into the new layer "
+                             "(repeatable)")
+    parser.add_argument("--no-persist", action="store_true",
+                        help="carry no locally added or removed package into the new layer")
+    parser.add_argument("--image-package", action="append", default=[], metavar="FILE",
+                        help="record this image-update package (rpm or deb) in the new "
+                             "layer's package database and lock the others (what the "
+                             "package's own script passes; repeatable)")
     _common(parser)
-    parser.set_defaults(func=_locked(run_update))
+    parser.set_defaults(func=run_update)
 
     parser = subparsers.add_parser("rollback", help="make an earlier layer the boot default")
     parser.add_argument("--to", metavar="LAYER", help="layer (or base) to boot")
     parser.add_argument("--force", action="store_true", help="even a layer marked bad")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (changed: false when LAYER is the boot default "
+                             "already), write nothing")
     _common(parser)
     parser.set_defaults(func=_locked(run_rollback))
 
@@ -131,6 +160,10 @@ def register(subparsers):
     parser.set_defaults(func=_locked(run_finalize))
 
 
+EXIT_UNCHANGED = 77
+"""`update --unchanged-exit-77`'s exit status when there is nothing to do."""
+
+
 def _confirm_write(args, node, question, detail):
     """Go on to write NODE: --yes, or a y on a terminal; then make its /boot writable.
 
@@ -160,6 +193,10 @@ def render_update_plan(plan):
         lines.append(f"  /etc/{item.path}: {item.action} ({item.reason})")
     for point, paths in plan.var.items():
         lines += [f"  {point.rstrip('/')}/{path}: added (absent on the node)" for path in paths]
+    if plan.packages is not None:
+        lines += plan.packages.render()
+    if plan.kernel_modules is not None:
+        lines += plan.kernel_modules.render()
     for item in plan.gc["remove"]:
         lines.append(f"  gc removes {item['base']} ({', '.join(item['layers']) or 'no layer'})")
     lines += [f"  leftover of an interrupted update, removed first: {item}"
@@ -169,20 +206,41 @@ def render_update_plan(plan):
 
 
 def run_update(args):
-    """Run `ovirt-node update`."""
+    """Run `ovirt-node update`: from --image under the lock, or --package from --repo."""
+    if args.package is not None:
+        return run_update_from_repo(args)
+    if args.repo is not None:
+        raise NodeError("--repo names the repository of --package; with --image give no --repo")
+    return _locked(_update_from_image)(args)
+
+
+def _update_from_image(args):
     from org_ovirt_node.util.safeio import check_input_file  # pylint: disable=import-outside-toplevel
     check_input_file(args.image, "image")
     update = _engine("update")
     options = update.UpdateOptions(image=args.image, allow_other_os=args.allow_other_os,
                                    allow_downgrade=args.allow_downgrade, force=args.force,
-                                   keep=args.keep, tries=args.tries)
+                                   keep=args.keep,
+                                   tries=DEFAULT_TRIES if args.tries is None else args.tries,
+                                   skip_persisted=tuple(args.skip_persisted),
+                                   persist=not args.no_persist,
+                                   image_packages=tuple(os.path.abspath(path) for path
+                                                        in args.image_package))
     reporter = reporter_for(args)
     private_mounts()
     with open_node(args.vg) as node:
         plan = update.plan_update(node, options, reporter)
-        if args.dry_run:
+        if args.dry_run or isinstance(reporter, JsonReporter):
+            # the plan before anything is written: all of --dry-run, and for machines
+            # the first document of a real run too (a refusal included)
             emit_result(args, {"event": "plan", "plan": plan.to_dict()},
                         render_update_plan(plan))
+        if plan.up_to_date and args.unchanged_exit_77:
+            if not args.json:
+                print(f"{plan.from_layer} (of {plan.nvr}) is the boot default already; "
+                      "nothing was written")
+            return EXIT_UNCHANGED
+        if args.dry_run:
             return 1 if plan.problems else 0
         if plan.problems:
             raise NodeError("update refused, nothing was written: " + "; ".join(plan.problems))
@@ -197,12 +255,127 @@ def run_update(args):
     return 0
 
 
+# What only `update --image` can take: the package's own script runs
+# `ovirt-node update --image IMAGE --image-package ... --yes` and passes nothing else.
+_IMAGE_ONLY = (("--allow-other-os", "allow_other_os"), ("--allow-downgrade", "allow_downgrade"),
+               ("--force", "force"), ("--keep", "keep"), ("--tries", "tries"),
+               ("--skip-persisted", "skip_persisted"), ("--no-persist", "no_persist"),
+               ("--image-package", "image_package"), ("--vg", "vg"))
+
+
+def _cli_json(argv):
+    """Run this CLI as a child with ARGV + --json: (exit status, its JSON lines, stderr).
+
+    The child has its own lock and its own private mount namespace, so this
+    process holds neither while the package manager runs the package's update.
+    """
+    child = subprocess.run([sys.executable, "-m", "org_ovirt_node.cli.main", *argv, "--json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           check=False)
+    events = []
+    for line in child.stdout.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return child.returncode, events, child.stderr
+
+
+def _child_error(stderr, what):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    said = [line[len("ovirt-node: error: "):] for line in lines
+            if line.startswith("ovirt-node: error: ")]
+    return NodeError((said or lines or [f"{what} failed"])[-1])
+
+
+def run_update_from_repo(args):
+    """Run `ovirt-node update --package NAME --repo URL` (lifecycle/fromrepo.py)."""
+    fromrepo = _engine("fromrepo")
+    given = [flag for flag, key in _IMAGE_ONLY if getattr(args, key) not in (None, False, [])]
+    if given:
+        raise NodeError(f"{', '.join(given)} cannot go with --package: the package's own script "
+                        "runs ovirt-node update --image IMAGE --yes on the booted node with "
+                        "the defaults; give the image with --image instead")
+    if args.repo is None:
+        raise NodeError("--package needs --repo URL, the repository to install it from")
+    if not running_layer():
+        raise NodeError("--package runs on the booted node (/proc/cmdline has no img.bootid=); "
+                        "offline, update with --image")
+    fromrepo.check_request(args.package, args.repo)
+    fmt = fromrepo.node_format()
+    reporter = reporter_for(args)
+    work = fromrepo.work_dir()
+    try:
+        reporter.step("download", f"Downloading {args.package} from {args.repo}")
+        version, files = fromrepo.fetch(fmt, args.package, args.repo, work)
+        image, records = fromrepo.extract(fmt, files, os.path.join(work, "root"))
+        package = {"name": args.package, "version": version, "format": fmt, "repo": args.repo,
+                   "files": [os.path.basename(path) for path in files],
+                   "image": os.path.basename(image)}
+        reporter.info(f"{args.package} {version} carries {package['image']}")
+        preflight = ["update", "--image", image, "--dry-run"]
+        preflight += [arg for record in records for arg in ("--image-package", record)]
+        preflight += ["--unchanged-exit-77"] if args.unchanged_exit_77 else []
+        if args.dry_run and not args.json:
+            return subprocess.run([sys.executable, "-m", "org_ovirt_node.cli.main", *preflight],
+                                  check=False).returncode
+        code, events, stderr = _cli_json(preflight)
+        plan = next((event["plan"] for event in events if event.get("event") == "plan"), None)
+        if plan is None:
+            raise _child_error(stderr, "the preflight")
+        if args.json:
+            emit_result(args, {"event": "plan", "plan": plan, "package": package}, "")
+        if code == EXIT_UNCHANGED:
+            if not args.json:
+                print(f"{plan['from_layer']} (of {plan['nvr']}) is the boot default already; "
+                      "nothing was written")
+            return EXIT_UNCHANGED
+        if args.dry_run:
+            return code
+        if plan["problems"]:
+            raise NodeError("update refused, nothing was written: " + "; ".join(plan["problems"]))
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise NodeError("refusing to update without confirmation: pass --yes")
+            if input(f"Install {args.package} {version} (update to {plan['layer']})? "
+                     "[y/N] ").strip().lower() not in ("y", "yes"):
+                raise NodeError("cancelled; nothing was written")
+        reporter.step("install", f"Installing {args.package} {version} with "
+                                 f"{'apt-get' if fmt == 'deb' else 'dnf'}; its script runs "
+                                 "the update")
+        output = fromrepo.install(fmt, files, args.repo, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    code, events, stderr = _cli_json(["status"])
+    if code != 0 or not events:
+        raise _child_error(stderr, "ovirt-node status")
+    status = events[-1]
+    if status.get("default_layer") != plan["layer"]:
+        raise NodeError(f"{args.package} {version} installed, but the boot default is "
+                        f"{status.get('default_layer')}, not {plan['layer']}")
+    result = {"layer": plan["layer"], "from_layer": plan["from_layer"],
+              "default_entry": status.get("default_entry"),
+              "fallback_entry": plan["boot_entry"]["fallback"],
+              "etc_conflicts": plan["etc_conflicts"], "package": package, "output": output}
+    if isinstance(reporter, JsonReporter):
+        reporter.emit("result", **result)
+    else:
+        print(f"{result['layer']} is the boot default; {plan['from_layer']} is its fallback")
+    return 0
+
+
 def run_rollback(args):
     """Run `ovirt-node rollback`."""
     rollback = _engine("rollback")
     private_mounts()
     with open_node(args.vg) as node:
-        plan = rollback.plan_rollback(node, args.to, args.force)
+        plan = rollback.plan_rollback(node, args.to, args.force, current_ok=args.dry_run)
+        if args.dry_run:
+            changed = plan["to"] != plan["from"]
+            emit_result(args, {"event": "plan", **plan, "changed": changed},
+                        f"{plan['from']} -> {plan['to']} ({plan['entry']})" if changed else
+                        f"{plan['to']} is the boot default already")
+            return 0
         _confirm_write(args, node, f"Roll back to {plan['to']}?",
                        f"{plan['from']} -> {plan['to']} ({plan['entry']})")
         rollback.rollback(node, plan)

@@ -70,6 +70,13 @@ def render_status(status):
         if local and (local["added"] or local["removed"]):
             lines.append("         kernel arguments: local " + " ".join(
                 [f"+{arg}" for arg in local["added"]] + [f"-{arg}" for arg in local["removed"]]))
+        carried = layer.get("persisted") or []
+        if carried:
+            lines.append("         packages carried: " + ", ".join(
+                f"{'+' if item.get('action') == 'install' else '-'}{item.get('name')} "
+                f"{item.get('version')}" + (f" (dkms built {item['dkms_built']})"
+                                            if item.get("dkms_built") else "")
+                for item in carried))
         verdict = layer.get("health")
         if verdict:
             failed = f": {', '.join(verdict['failed'])} failed" if verdict["failed"] else ""

@@ -41,7 +41,7 @@ def block_size_for(chunk_size):
 
 
 def stream_sparse(source, target, reporter, block=DEFAULT_BLOCK, step="deploy",
-                  threads=None, squashfs=None):
+                  threads=None, squashfs=None, guard=None):
     """Copy file SOURCE onto device/file TARGET, skipping all-zero and unused blocks.
 
     TARGET must read as zeros wherever it is not written (a new thin LV, a new
@@ -58,6 +58,8 @@ def stream_sparse(source, target, reporter, block=DEFAULT_BLOCK, step="deploy",
     and decompress them themselves (squashfs.FileBlocks), so every core
     decompresses; the kernel's squashfs may use one decompressor for all
     readers. Writes to a block device bypass the page cache (O_DIRECT).
+    GUARD, when given, is asked before every write (GUARD.check() raises a
+    NodeError to stop the copy: lifecycle/poolguard.py watches the pool).
     Returns the number of bytes actually written.
     """
     total = os.path.getsize(source)
@@ -71,7 +73,8 @@ def stream_sparse(source, target, reporter, block=DEFAULT_BLOCK, step="deploy",
             block = blocks.block_size        # each squashfs block decompressed once
         stretches = _stretches(source, total, block)
         threads = threads or max(2, min(os.cpu_count() or 1, MAX_THREADS))
-        copier = _Copier(source, target, block, stretches, reporter, step, total, blocks)
+        copier = _Copier(source, target, block, stretches, reporter, step, total, blocks,
+                         guard)
         return copier.run(threads)
     finally:
         if blocks:
@@ -125,8 +128,10 @@ class _Copier:
     POOL_BYTES = 64 * MiB
     WRITERS = 2
 
-    def __init__(self, source, target, block, stretches, reporter, step, total, blocks=None):
+    def __init__(self, source, target, block, stretches, reporter, step, total, blocks=None,
+                 guard=None):
         self.source, self.target, self.block = source, target, block
+        self.guard = guard       # .check() before each write raises to stop the copy
         self.blocks = blocks     # squashfs.FileBlocks: decompress here, not in the kernel
         self.stretches = stretches
         self.reporter, self.step, self.total = reporter, step, total
@@ -251,6 +256,8 @@ class _Copier:
             if item is None:
                 return
             offset, buffer, size = item
+            if self.guard is not None:
+                self.guard.check()
             with memoryview(buffer) as whole, whole[:size] as data:
                 output.write_view(data, offset)
             self.free.put(buffer)
@@ -372,15 +379,16 @@ def copy_tree(tree, device, reporter, step="deploy"):
         run(["rsync", "-aHAXS", "--numeric-ids", f"{tree}/", f"{target}/"])
 
 
-def deploy_image(mounted_image, device, reporter, chunk_size=0, step="deploy"):
+def deploy_image(mounted_image, device, reporter, chunk_size=0, step="deploy", guard=None):
     """Fill DEVICE from MOUNTED_IMAGE by the fastest correct path.
 
-    Byte progress is reported under STEP, the name of the caller's step.
+    Byte progress is reported under STEP, the name of the caller's step;
+    GUARD stops the block copy (stream_sparse).
     """
     if mounted_image.rootfs_img:
         written = stream_sparse(mounted_image.rootfs_img, device, reporter,
                                 block_size_for(chunk_size), step=step,
-                                squashfs=mounted_image.source)
+                                squashfs=mounted_image.source, guard=guard)
         reporter.info(f"wrote {format_size(written)} of data blocks")
         grow_and_reidentify(device)
     else:

@@ -3,19 +3,18 @@
 Everything we need to know about an input ISO - its label, its file list, how
 it boots - comes from one xorriso run, so a remaster reads the directory tree
 once and extracts only the handful of small files it edits; the new ISO is
-written by one more xorriso run, streamed through this process.
+the input's volume, copied by the kernel, plus one session that one more
+xorriso run adds to it (grow).
 """
 
-import fcntl
 import os
 import re
 import shlex
 import subprocess
-import threading
 from dataclasses import dataclass, field
 
 from org_ovirt_node.errors import NodeError
-from org_ovirt_node.iso import streamcopy
+from org_ovirt_node.iso import isomd5
 from org_ovirt_node.util import safeio
 from org_ovirt_node.util.run import run
 
@@ -138,73 +137,110 @@ def copy_range(iso, offset, size, dest):
             remaining -= len(chunk)
 
 
-PIPE_SIZE = 1 << 20   # Linux's default pipe-max-size; fewer wake-ups than 64 KiB
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Python 3.10 names it
+COPY_CHUNK = 64 << 20      # bytes per copy_file_range call: a progress step each
 
 
-def write(indev, args, output, reporter, step, total, media_sum=None):
-    """Have xorriso write the ISO made of INDEV and ARGS into the new file OUTPUT.
+def volume_bytes(path):
+    """The size of PATH's ISO 9660 volume (its PVD's volume space size), in bytes:
+    the field implantisomd5 reads (isomd5.SIZE_FIELD)."""
+    with safeio.open_input(path, "ISO") as stream:
+        stream.seek(isomd5.SIZE_FIELD)
+        return int.from_bytes(stream.read(4), "big") * SECTOR
 
-    xorriso writes into a pipe that streamcopy moves into OUTPUT, so the
-    media check sum sees every byte as it lands (MEDIA_SUM: isomd5.ReadBehind,
-    called with OUTPUT's fd, or None) and its 512 bytes go into the PVD at the
-    end - the image is not read back after the write, as implantisomd5 would. A pipe also gets the plain mkisofs layout: on a
-    regular file xorriso would reserve 64 KiB for adding sessions later.
-    Progress is counted in bytes copied against TOTAL, the expected size.
+
+def grow(indev, args, output, reporter, step, media_sum=None, sum_step=None):
+    """Write the new file OUTPUT: INDEV's volume plus one session xorriso adds with ARGS.
+
+    Why this way: a remaster changes a few small files of a large ISO. The
+    input's volume is copied by the kernel (copy_file_range: page cache to
+    page cache, or a reflink where the filesystem shares extents), then
+    xorriso, on OUTPUT as its drive, writes only what changed - the new
+    files, the directory tree, the boot records (replayed), the appended
+    partitions - after the old volume, and the new volume descriptors at
+    its start; the old tree stays unreferenced. No byte of the payload
+    passes through xorriso, a pipe or this process, so the whole costs about
+    what `cp` does, plus the media check sum (MEDIA_SUM: isomd5.ReadBehind,
+    called with OUTPUT's fd, or None), which reads the finished file once
+    from the page cache, as `implantisomd5` would, and is implanted in the
+    PVD. Appended partitions after the input's volume are not copied: the
+    remaster appends its own. Progress: bytes copied, in STEP; the sum is
+    step SUM_STEP ((name, message)) of its own.
     A failure becomes a NodeError with xorriso's own reason.
     """
-    read_fd, write_fd = os.pipe()
+    size = volume_bytes(indev)
+    out = os.open(output, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    summer = None
     try:
-        fcntl.fcntl(read_fd, F_SETPIPE_SZ, PIPE_SIZE)
-    except OSError:
-        pass  # a lower pipe-max-size only costs wake-ups
-    # -pacifier interval: how often xorriso looks whether the write is over (default 1 s)
-    cmd = ["xorriso", "-no_rc", "-abort_on", "FAILURE", "-pacifier", "interval=0.1",
-           "-indev", indev, "-outdev", f"stdio:/dev/fd/{write_fd}", *args]
-    try:
-        process = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True, pass_fds=(write_fd,),
-                                   env={**os.environ, **_ENV})
-    except BaseException:
-        os.close(read_fd)
-        raise
+        with safeio.open_input(indev, "ISO") as source:
+            _copy(source.fileno(), out, size, lambda done: reporter.progress(step, done, size))
+        _xorriso_grow(output, args)
+        _trim(out, output)
+        if media_sum:
+            if sum_step:
+                reporter.step(*sum_step)
+            summer = media_sum(out)
+            summer.written(os.fstat(out).st_size)
+            summer.implant(out)
     finally:
-        os.close(write_fd)
-    problems = []
-    listener = threading.Thread(target=_collect_problems, args=(process.stderr, problems))
-    listener.start()
-    try:
-        # a new file: ext4 flushes a truncated-and-rewritten one on close (auto_da_alloc)
-        out = os.open(output, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        summer = None
+        if summer:
+            summer.close()
+        os.close(out)
+
+
+def _copy(source, out, size, progress):
+    """Copy SIZE bytes from fd SOURCE to fd OUT by the kernel, reporting PROGRESS."""
+    done = 0
+    while done < size:
+        count = min(COPY_CHUNK, size - done)
         try:
-            summer = media_sum(out) if media_sum else None
-            try:
-                streamcopy.copy(read_fd, out, None,
-                                lambda done: reporter.progress(step, done, total),
-                                every=max(total // 100, 1),
-                                written=summer.written if summer else None)
-            except NodeError:
-                if process.wait() == 0:
-                    raise
-                # else the stream was cut short: xorriso's reason tells why
-            if process.wait() != 0:
-                listener.join()
-                reason = problems[-1] if problems else f"exit status {process.returncode}"
-                raise NodeError(f"xorriso could not write the ISO: {reason}")
-            if summer:
-                summer.implant(out)
-        finally:
-            if summer:
-                summer.close()
-            os.close(out)
-    finally:
-        os.close(read_fd)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        listener.join()
-    reporter.progress(step, total, total)
+            moved = os.copy_file_range(source, out, count, done, done)
+        except OSError:      # another filesystem or kernel without it: plain copy
+            moved = _read_write(source, out, count, done)
+        if moved <= 0:
+            raise NodeError(f"the ISO ends at {done} bytes, before its volume size {size}")
+        done += moved
+        progress(done)
+
+
+def _read_write(source, out, count, offset):
+    data = os.pread(source, count, offset)
+    view = memoryview(data)
+    written = 0
+    while written < len(view):
+        written += os.pwrite(out, view[written:], offset + written)
+    return len(data)
+
+
+def _trim(out, output):
+    """Cut what xorriso wrote past the image's end (alignment, padding) off OUTPUT.
+
+    Why: the system area's GPT puts its secondary header in the image's last
+    sector, which must be the file's last, as on an ISO written fresh
+    (`sgdisk -v` finds the ISO sound, and so does firmware that checks).
+    """
+    report = run(["xorriso", "-no_rc", "-indev", f"stdio:{output}", "-report_system_area",
+                  "plain"], env=_ENV).stdout
+    for line in report.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "ISO image size/512" and value.strip().isdigit():
+            end = int(value) * 512
+            if os.fstat(out).st_size > end:
+                os.ftruncate(out, end)
+
+
+def _xorriso_grow(output, args):
+    # -pacifier interval: how often xorriso looks whether the write is over
+    # (default 1 s); -stdio_sync off: the writeback is the caller's (and the
+    # kernel's), not a flush every 32 MiB
+    cmd = ["xorriso", "-no_rc", "-abort_on", "FAILURE", "-pacifier", "interval=0.1",
+           "-stdio_sync", "off", "-dev", f"stdio:{output}", *args, "-commit"]
+    process = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, **_ENV})
+    problems = []
+    _collect_problems(process.stderr, problems)
+    if process.wait() != 0:
+        reason = problems[-1] if problems else f"exit status {process.returncode}"
+        raise NodeError(f"xorriso could not write the ISO: {reason}")
 
 
 def _collect_problems(stderr, problems):

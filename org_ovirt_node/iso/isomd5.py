@@ -1,12 +1,14 @@
-"""The installer's media check sum, computed while the ISO streams past.
+"""The installer's media check sum, without running implantisomd5.
 
 Anaconda's "Test this media" (checkisomd5) reads an MD5 sum and 20 fragment
 sums from the application-use area of the primary volume descriptor, where
-isomd5sum's implantisomd5 puts them. Running implantisomd5 after writing an
-ISO means reading the whole image a second time; MediaSum takes the bytes
-as they are written instead, and `implant()` puts the 512 bytes in that
-area - the same bytes implantisomd5 (isomd5sum 1.2.x) writes, so
-checkisomd5 and anything else that parses them see no difference.
+isomd5sum's implantisomd5 puts them. MediaSum takes the image's bytes in
+order, from wherever they come (ReadBehind: a child that reads the written
+file from the page cache while this process goes on), and `implant()` puts
+the 512 bytes in that area - the same bytes implantisomd5 (isomd5sum 1.2.x)
+writes, so checkisomd5 and anything else that parses them see no
+difference. It saves a program the ISO's host may not have (isomd5sum) and
+a second open-and-write pass over the PVD.
 
 What implantisomd5 sums: the first (volume size - 15 sectors) bytes of the
 image, with the 512-byte area counted as spaces (it blanks it before

@@ -231,7 +231,7 @@ class Remaster:
             maps = self._prepare(workdir, info, image, volid)
             partial = safeio.make_temp_file("iso", out_dir, suffix=".iso")
             try:
-                os.unlink(partial)  # isofs.write makes it anew
+                os.unlink(partial)  # isofs.grow makes it anew
                 self._write(info, volid, maps, partial)
                 os.chmod(partial, 0o644)
                 os.replace(partial, options.output)
@@ -314,7 +314,7 @@ class Remaster:
         return maps
 
     def _write(self, info, volid, maps, output):
-        """Write OUTPUT from the input ISO plus MAPS in one xorriso pass."""
+        """Write OUTPUT: the input ISO plus MAPS, grown by one xorriso session."""
         args = ["-boot_image", "any", "replay", "-volid", volid]
         for part, local in self.appended:
             args += ["-append_partition", str(part.number), part.type_id, local]
@@ -326,11 +326,10 @@ class Remaster:
             args += ["-compliance", "iso_9660_level=3"]
         if self.epoch is not None:
             args += ["-alter_date_r", "b", f"={self.epoch}", "/", "--"]
-        total = os.path.getsize(info.path) + sum(_size(local) for local, _ in maps)
-        self.reporter.step("write", f"Writing {self.options.output}" +
-                           (" and its media check sum" if self.options.md5 else ""))
+        self.reporter.step("write", f"Writing {self.options.output}")
         media_sum = isomd5.ReadBehind if self.options.md5 else None
-        isofs.write(info.path, args, output, self.reporter, "write", total, media_sum)
+        isofs.grow(info.path, args, output, self.reporter, "write", media_sum,
+                   ("checksum", "Implanting the media check sum"))
 
 
 def _size(path):

@@ -7,7 +7,6 @@ finished NodeAddonData; `{{ node_section }}` writes the section) and
 that URL itself), so no template spells the section by hand.
 """
 
-import os
 import shlex
 import traceback
 from contextlib import contextmanager

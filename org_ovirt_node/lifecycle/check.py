@@ -17,7 +17,7 @@ from org_ovirt_node.util import lvm
 from org_ovirt_node.util.grubenv import GRUBENV_SIZE, parse_grubenv
 
 OK, WARNING, FAILED = "ok", "warning", "failed"
-POOL_LIMIT = 80.0
+_RANK = {OK: 0, WARNING: 1, FAILED: 2}
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,35 @@ def autoextend_shortfall(profile, pool_size, vg_free, extent_size=1):
     return step, step - vg_free
 
 
+def usage_status(percent):
+    """OK, WARNING from constants.POOL_WARN_PERCENT or FAILED from
+    constants.POOL_FAIL_PERCENT of a pool's data or metadata use."""
+    if percent >= constants.POOL_FAIL_PERCENT:
+        return FAILED
+    if percent >= constants.POOL_WARN_PERCENT:
+        return WARNING
+    return OK
+
+
+def _usage_problem(what, percent, status):
+    """'data 85.0% used (warns from 80%)' for a WARNING or FAILED use."""
+    if status == FAILED:
+        return f"{what} {percent:.1f}% used (fails from {constants.POOL_FAIL_PERCENT:.0f}%)"
+    return f"{what} {percent:.1f}% used (warns from {constants.POOL_WARN_PERCENT:.0f}%)"
+
+
 def check_pool(node):
-    """Thin pool data and metadata under 80%, the autoextend profile attached
-    and room in the VG for one autoextend step."""
+    """Thin pool data and metadata: a warning from 80% use, failed from 95%;
+    failed without the autoextend profile or room in the VG for one step."""
     [row] = lvm.report("lvs", ["lv_name", "lv_size", "data_percent", "metadata_percent",
                                "lv_profile"], f"{node.vg}/{node.pool}")
     [vg] = lvm.report("vgs", ["vg_free", "vg_extent_size"], node.vg)
     data, meta = float(row["data_percent"] or 0), float(row["metadata_percent"] or 0)
-    problems = [f"{what} {value:.1f}% used (limit {POOL_LIMIT:.0f}%)"
-                for what, value in (("data", data), ("metadata", meta)) if value >= POOL_LIMIT]
+    usage = [(what, value, usage_status(value)) for what, value in (("data", data),
+                                                                     ("metadata", meta))]
+    problems = [_usage_problem(what, value, status) for what, value, status in usage
+                if status != OK]
+    worst = max((status for _, _, status in usage), key=_RANK.get)
     if row.get("lv_profile") != constants.THIN_PROFILE_NAME:
         return Result("pool", FAILED, f"pool {node.pool} has no autoextend profile (fix: "
                       f"lvchange --metadataprofile {constants.THIN_PROFILE_NAME} "
@@ -87,11 +107,12 @@ def check_pool(node):
                                      int(vg["vg_extent_size"] or 1))
     if shortfall:
         step, missing = shortfall
+        worst = FAILED
         reasons.append(f"pool {node.pool} cannot autoextend: one step needs "
                        f"{format_size(step)}, the VG has {format_size(vg_free)} free (add a "
                        f"PV or free {format_size(missing)})")
     if reasons:
-        return Result("pool", FAILED, "; ".join(reasons))
+        return Result("pool", worst, "; ".join(reasons))
     return Result("pool", OK, f"data {data:.1f}%, metadata {meta:.1f}%, profile "
                   f"{constants.THIN_PROFILE_NAME} attached, {format_size(vg_free)} free in "
                   "the VG for autoextend")

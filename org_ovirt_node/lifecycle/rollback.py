@@ -23,8 +23,12 @@ def resolve_layer(node, name):
     raise NodeError(f"no layer {name} in {node.vg} (layers: {', '.join(layers) or 'none'})")
 
 
-def plan_rollback(node, to=None, force=False):
-    """The entry a rollback switches to; raises NodeError when it cannot."""
+def plan_rollback(node, to=None, force=False, current_ok=False):
+    """The entry a rollback switches to; raises NodeError when it cannot.
+
+    With CURRENT_OK (a dry run) a target that is already the boot default is
+    a plan that changes nothing, so a caller can tell "already there" apart.
+    """
     current = node.default_layer() or node.running
     layers = node.layers_in_order()
     if to:
@@ -35,7 +39,7 @@ def plan_rollback(node, to=None, force=False):
             raise NodeError(f"no layer older than {current or 'the default'} to roll back to "
                             f"(layers: {', '.join(layers) or 'none'}); name one with --to")
         target = earlier[-1]
-    if target == current:
+    if target == current and not current_ok:
         raise NodeError(f"{target} is already the boot default")
     if target in node.state().bad and not force:
         raise NodeError(f"{target} failed to boot before (marked bad); pass --force to "

@@ -43,6 +43,8 @@ class NodeState:
     image_kargs: Dict[str, List[str]] = field(default_factory=dict)
     # nvr -> {"signed_by": {fingerprint, uid, ...} or None, "policy": require|warn|off}
     signatures: Dict[str, dict] = field(default_factory=dict)
+    # layer -> [{"name", "version", "manager", "action", ...}] an update carried into it
+    persisted: Dict[str, List[dict]] = field(default_factory=dict)
 
     def to_dict(self):
         """JSON-ready form."""
@@ -64,16 +66,21 @@ class NodeState:
         """Keep LAYER's image kernel arguments (a list), for kargs and status."""
         self.image_kargs[layer] = list(args)
 
+    def remember_persisted(self, layer, packages):
+        """Keep which package changes the update carried into LAYER (lifecycle/persist.py)."""
+        self.persisted[layer] = [dict(item) for item in packages]
+
     def forget_missing(self, layers, bases):
         """Drop bad LAYERS and images (BASES) that no longer exist; True if any went."""
         bad = [layer for layer in self.bad if layer in layers]
         images = {nvr: facts for nvr, facts in self.images.items() if nvr in bases}
         kargs = {layer: args for layer, args in self.image_kargs.items() if layer in layers}
         signatures = {nvr: facts for nvr, facts in self.signatures.items() if nvr in bases}
+        persisted = {layer: items for layer, items in self.persisted.items() if layer in layers}
         changed = bad != self.bad or images != self.images or kargs != self.image_kargs \
-            or signatures != self.signatures
+            or signatures != self.signatures or persisted != self.persisted
         self.bad, self.images, self.image_kargs = bad, images, kargs
-        self.signatures = signatures
+        self.signatures, self.persisted = signatures, persisted
         return changed
 
 
@@ -94,6 +101,7 @@ def load_state(boot):
     known["images"] = _images(known.get("images"))
     known["image_kargs"] = _image_kargs(known.get("image_kargs"))
     known["signatures"] = _signatures(known.get("signatures"))
+    known["persisted"] = _persisted(known.get("persisted"))
     return NodeState(**known)
 
 
@@ -104,6 +112,15 @@ def _image_kargs(value):
         return {}
     return {layer: list(args) for layer, args in value.items()
             if isinstance(args, list) and all(isinstance(arg, str) for arg in args)}
+
+
+def _persisted(value):
+    """The per-layer persisted packages as recorded, only text fields kept (only shown)."""
+    if not isinstance(value, dict):
+        return {}
+    return {layer: [{key: text for key, text in item.items() if isinstance(text, str)}
+                    for item in items if isinstance(item, dict)]
+            for layer, items in value.items() if isinstance(items, list)}
 
 
 def _signatures(value):

@@ -10,6 +10,15 @@ The steps, each named in the progress output:
   var        volumes the image needs and the node lacks are created
              (newvolumes.py); what the image adds under /var and the other
              volumes is copied in where absent; nothing there is rewritten
+  packages   the packages the node added or removed (its package database
+             against its base's) are reinstalled or removed in the new layer,
+             chrooted, from files kept on /var (persist.py), and the kernel
+             modules they need are built for the new kernel with dkms
+             (kmods.py); a failure stops the update here, before boot and switch
+  image-package  with --image-package (the image-update package's own
+             script runs the update): that package is recorded in the new
+             layer's package database and the other packages are locked, so
+             the new layer offers only image updates (imagepackage.py)
   boot       kernels and BLS entries of the new layer: the new image's kernel
              arguments with the node's local changes applied (kargs.py);
              grub.cfg regenerated
@@ -32,10 +41,10 @@ from org_ovirt_node.image.inspect import inspect_image
 from org_ovirt_node.image.mount import mounted_image, mounted_root
 from org_ovirt_node.install import bootconfig, deploy, layers, volumes
 from org_ovirt_node.lifecycle import (bootcount, etcmerge, finalize, gc, journal, kargs,
-                                      newvolumes, preflight, varcopy)
+                                      kmods, newvolumes, persist, preflight, varcopy)
 from org_ovirt_node.lifecycle.roots import (mounted_base, mounted_layer, mounted_volumes,
                                             top_volumes, volume_entries)
-from org_ovirt_node.lifecycle import imageupdated
+from org_ovirt_node.lifecycle import imagepackage, imageupdated, poolguard
 from org_ovirt_node.nvr import NVR
 from org_ovirt_node.util import grubcfg, lvm
 from org_ovirt_node.util.run import run
@@ -55,6 +64,9 @@ class UpdateOptions:
     force: bool = False
     keep: int = None
     tries: int = bootcount.DEFAULT_TRIES
+    skip_persisted: tuple = ()      # package names not to carry (persist.py)
+    persist: bool = True            # False: --no-persist, carry no package
+    image_packages: tuple = ()      # record files of the image-update package (imagepackage.py)
 
 
 @dataclass
@@ -80,6 +92,9 @@ class UpdatePlan:
     signed_by: dict = None         # the image's verified signer (image/signature.py)
     signature_policy: str = None
     image_kargs: list = field(default_factory=list)    # the new image's own (kargs.py)
+    packages: persist.PersistPlan = None                # what the packages step does
+    kernel_modules: kmods.KmodPlan = None               # the modules it builds (kmods.py)
+    up_to_date: bool = False       # the boot default is already a layer of this image
 
     def to_dict(self):
         """JSON-ready form: the --dry-run output."""
@@ -94,12 +109,21 @@ class UpdatePlan:
                 "etc_conflicts": [item.path for item in self.etc if item.action == "conflict"],
                 "var": self.var, "gc_removes": [item["base"] for item in self.gc["remove"]],
                 "replaces": self.replaces, "leftovers": self.leftovers,
-                "problems": self.problems, "signed_by": self.signed_by,
-                "signature_policy": self.signature_policy}
+                "problems": self.problems, "up_to_date": self.up_to_date,
+                "signed_by": self.signed_by,
+                "signature_policy": self.signature_policy,
+                "packages": self.packages.to_dict() if self.packages else None,
+                "kernel_modules": (self.kernel_modules.to_dict() if self.kernel_modules
+                                   else None)}
 
 
-def step(reporter, name, message):
-    """Announce step NAME; stop here first when the crash tests ask for it."""
+def step(reporter, name, message, guard=None):
+    """Announce step NAME; stop here first when the crash tests ask for it.
+
+    With GUARD (poolguard.PoolGuard), a pool that filled meanwhile stops the
+    update here, before the step writes anything."""
+    if guard is not None:
+        guard.check()
     reporter.step(name, message)
     if os.environ.get(STOP_BEFORE_ENV) == name:
         os.kill(os.getpid(), signal.SIGSTOP)
@@ -169,6 +193,13 @@ def plan_update(node, options, reporter):
             node, newvolumes.declared_volumes(new_root), {entry.mountpoint for entry in entries},
             leftover_lvs)
         stack.enter_context(mounted_volumes(node, local, entries))
+        # The node's package database (on its /var) against the old image's.
+        packages = persist.plan_persist(old, local, new_root, skip=options.skip_persisted,
+                                        enabled=options.persist)
+        persist.locate_files(packages, os.path.join(local, "var"))
+        modules = kmods.plan_kmods(packages, local, new_root, kernels)
+        problems += modules.refused
+        problems += imagepackage.problems(options.image_packages, new_root)
         var = {point: varcopy.plan_copy_absent(
                    os.path.join(new_root, point.lstrip("/")), os.path.join(local, point.lstrip("/")),
                    skip=[new[len(point) + 1:] for new in new_volumes
@@ -186,7 +217,9 @@ def plan_update(node, options, reporter):
                       volume_fstype=entries[0].fstype if entries else "ext4",
                       replaces=replaces, leftovers=leftovers, problems=problems,
                       etc_manifest=etc_manifest, signed_by=info.signed_by,
-                      signature_policy=info.signature_policy)
+                      signature_policy=info.signature_policy, packages=packages,
+                      kernel_modules=modules,
+                      up_to_date=old_base == nvr and nvr not in leftover_lvs)
     plan.gc = gc.plan_gc(node, options.keep, after_switch=(nvr, layer, current.layer))
     return plan
 
@@ -211,7 +244,15 @@ def apply_update(node, plan, options, reporter):
     record.begin()
     switched = False
     try:
-        conflicts = _write_new_layer(node, plan, options, reporter, record)
+        with poolguard.PoolGuard(node.vg, node.pool) as guard:
+            try:
+                conflicts = _write_new_layer(node, plan, options, reporter, record, guard)
+            except (NodeError, OSError) as error:
+                full = guard.explain(error)
+                if full is None:
+                    raise
+                raise full from error
+            guard.check()
         step(reporter, "switch", f"Making {plan.layer} the boot default "
                                  f"({options.tries} tries, then {plan.from_layer})")
         env = bootcount.armed(node.grubenv(), f"{plan.layer}-{plan.kernels[0]}",
@@ -226,6 +267,11 @@ def apply_update(node, plan, options, reporter):
         removed = journal.undo(node, record.data)
         reporter.warning("cleanup: removed " + (", ".join(removed) or "nothing") +
                          f"; the boot default is still {plan.from_layer}")
+        if isinstance(error, poolguard.PoolFull):
+            # the one line a user reads must say the node is as it was
+            raise poolguard.PoolFull(f"{error} before the switch; removed what it created "
+                                     f"({', '.join(removed) or 'nothing'}); the boot default "
+                                     f"is still {plan.from_layer}") from None
         raise
     if node.running:
         try:
@@ -266,17 +312,18 @@ def _stage_finalize(node, plan):
             raise NodeError(f"systemctl start {FINALIZE_UNIT}: {started.stderr.strip()}")
 
 
-def _write_new_layer(node, plan, options, reporter, record):
-    """Steps base to boot; return the /etc conflicts."""
-    step(reporter, "base", f"Writing the image into {node.lv_path(plan.nvr)}")
+def _write_new_layer(node, plan, options, reporter, record, guard):
+    """Steps base to boot, each first asking GUARD about the pool; return the /etc conflicts."""
+    step(reporter, "base", f"Writing the image into {node.lv_path(plan.nvr)}", guard)
     record.will_create_lv(plan.nvr)
     lvm.lvm("lvcreate", "--thin", "--virtualsize", f"{plan.base_size}b", "--name", plan.nvr,
             "--addtag", constants.TAG_BASE, "--setactivationskip", "n",
             f"{node.vg}/{node.pool}")
     with mounted_image(options.image) as image:
         deploy.deploy_image(image, node.lv_path(plan.nvr), reporter,
-                            layers.pool_chunk_size(node.vg, node.pool), step="base")
-    step(reporter, "layer", f"Creating the writable layer {plan.layer}")
+                            layers.pool_chunk_size(node.vg, node.pool), step="base",
+                            guard=guard)
+    step(reporter, "layer", f"Creating the writable layer {plan.layer}", guard)
     record.will_create_lv(plan.layer)
     lvm.thin_snapshot(node.vg, plan.nvr, plan.layer, tags=[constants.TAG_LAYER])
     deploy.new_uuid(node.lv_path(plan.layer))
@@ -285,7 +332,7 @@ def _write_new_layer(node, plan, options, reporter, record):
         _, new_root = stack.enter_context(mounted_root(options.image))
         target = stack.enter_context(mounted_layer(node, plan.layer, write=True))
         local = stack.enter_context(mounted_layer(node, plan.from_layer))
-        step(reporter, "etc", "Merging /etc: the node's changes onto the new image's")
+        step(reporter, "etc", "Merging /etc: the node's changes onto the new image's", guard)
         conflicts = etcmerge.apply_merge(plan.etc, os.path.join(local, "etc"),
                                          os.path.join(new_root, "etc"),
                                          os.path.join(target, "etc"), root=target)
@@ -293,7 +340,8 @@ def _write_new_layer(node, plan, options, reporter, record):
             reporter.warning(f"/etc/{path}: changed locally and in the image; kept the local "
                              f"version, the image's is /etc/{path}.imgnew")
         etcmerge.point_fstab_at(target, node.lv_path(plan.layer))
-        step(reporter, "var", "Adding the image's new volumes and /var content where absent")
+        step(reporter, "var", "Adding the image's new volumes and /var content where absent",
+             guard)
         entries = volume_entries(node, target)
         added = newvolumes.create(node, plan.new_volumes, plan.volume_fstype, record)
         points = [entry.mountpoint for entry in entries + added]
@@ -313,9 +361,14 @@ def _write_new_layer(node, plan, options, reporter, record):
                     etcmerge.fix_copied_owners(plan.etc, os.path.join(target, point.lstrip("/"),
                                                                       path))
                     reporter.info(f"added {point.rstrip('/')}/{path}")
+            _persist_packages(plan, local, target, new_root, reporter)
+            if options.image_packages:
+                step(reporter, "image-package", "Recording the image-update package in "
+                                                f"{plan.layer}'s package database")
+                imagepackage.record(target, options.image_packages, reporter)
         if added:
             bootconfig.write_fstab(target, added)
-        step(reporter, "boot", f"Writing the boot entries of {plan.layer}")
+        step(reporter, "boot", f"Writing the boot entries of {plan.layer}", guard)
         record.will_write_boot(plan.layer)
         bootconfig.write_boot_entries(os.path.join(target, "boot"), node.boot, plan.layer,
                                       plan.nvr, plan.options)
@@ -324,5 +377,59 @@ def _write_new_layer(node, plan, options, reporter, record):
         node_state.remember_image(plan.nvr, rootfacts.os_release(new_root),
                                   plan.signed_by, plan.signature_policy)
         node_state.remember_kargs(plan.layer, plan.image_kargs)
+        node_state.remember_persisted(plan.layer, _persisted(plan))
         node.save_state(node_state)
     return conflicts
+
+
+def _persisted(plan):
+    """What the packages step carried into the new layer, as status shows it (with
+    the modules dkms built for it, kmods.py)."""
+    built = plan.kernel_modules.by_package() if plan.kernel_modules else {}
+    return [{"name": item.name, "version": item.version, "manager": item.manager,
+             "action": item.action, "reason": item.reason, "source": item.source,
+             **({"dkms_built": built[item.name]} if item.name in built else {})}
+            for item in (plan.packages.changes if plan.packages else [])]
+
+
+def _persist_packages(plan, local, target, new_root, reporter, layer_var=None):
+    """The packages step, in TARGET with the node's volumes mounted (persist.py).
+
+    The files go to the store on the node's /var first (found again there: the
+    plan's paths were under mounts that are gone); a .deb is rebuilt from
+    LOCAL's installed files, with LAYER_VAR as its /var (default: TARGET's, the
+    node's own /var volume, shared by the layers). Then the kernel modules the
+    carried packages need are built for the new kernel (kmods.py). Files this
+    run added to the store, and what dkms changed in the shared /var/lib/dkms,
+    go again when it fails.
+    """
+    packages = plan.packages
+    count = len(packages.changes) if packages else 0
+    step(reporter, "packages", f"Carrying {count} package change(s) of {plan.from_layer} "
+                               f"into {plan.layer}" if count else
+                               "No package changes to carry" +
+                               (f" ({len(packages.dropped)} left out)"
+                                if packages and packages.dropped else ""))
+    if packages is None or packages.manager is None:
+        return
+    for item in packages.dropped:
+        reporter.info(f"package {item.name} {item.version}: not carried ({item.reason})")
+    var = os.path.join(target, "var")
+    persist.locate_files(packages, var)
+    store = os.path.join(var, persist.STORE, packages.manager)
+    before = set(os.listdir(store)) if os.path.isdir(store) else set()
+    try:
+        for item in packages.changes:
+            if item.source == "repository":
+                reporter.warning(f"package {item.name} {item.version}: no file kept on the "
+                                 f"node; {packages.manager}'s configured repositories must "
+                                 "fetch it")
+        persist.collect_files(packages, local, layer_var or var, var, reporter)
+        with kmods.dkms_tree_kept(target, plan.kernel_modules):
+            persist.reinstall(packages, target, new_var=os.path.join(new_root, "var"),
+                              reporter=reporter, then=lambda: kmods.rebuild(
+                                  plan.kernel_modules, target, reporter))
+    except BaseException:
+        for name in set(os.listdir(store)) - before if os.path.isdir(store) else ():
+            os.unlink(os.path.join(store, name))
+        raise

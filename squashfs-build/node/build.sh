@@ -55,6 +55,10 @@ tree_key=$( { cat "$here/tree.sh" "$here/packages.list"; echo "$kernel_pkg $epoc
               cat /var/lib/apt/lists/*Release 2>/dev/null || true; } | sha256sum | cut -c1-16)
 tree=$cache/tree-$tree_key
 mkdir -p "$cache"
+# One build at a time per cache: two runs (two test workers, or a user's two
+# shells) would otherwise build into, prune and copy out of the same folders.
+exec 9>"$cache/.lock"
+flock 9
 if [ ! -e "$tree/.complete" ]; then
     echo "build.sh: building the Debian tree ($kernel_pkg) with mmdebstrap; 1-3 minutes" >&2
     rm -rf "$tree" "$tree.tmp"
@@ -104,6 +108,10 @@ touch "$tree" "$cached"          # most recently used, for the pruning below
 # The cache stays bounded: the 2 trees and 8 images used last are kept.
 ls -1dt "$cache"/tree-* 2>/dev/null | grep -v '\.tmp$' | tail -n +3 | xargs -r rm -rf
 ls -1dt "$cache"/image-* 2>/dev/null | tail -n +9 | xargs -r rm -rf
-cp "$cached/$nvr.squashfs" "$out/$name.squashfs"
-sed "s/  .*/  $name.squashfs/" "$cached/$nvr.squashfs.sha256" > "$out/$name.squashfs.sha256"
+# Renamed into place, never rewritten where it lies: whoever is reading the
+# last copy (a test's VM, an images disk being made) keeps reading it whole.
+cp "$cached/$nvr.squashfs" "$out/.$name.squashfs.tmp"
+sed "s/  .*/  $name.squashfs/" "$cached/$nvr.squashfs.sha256" > "$out/.$name.squashfs.sha256.tmp"
+mv -f "$out/.$name.squashfs.tmp" "$out/$name.squashfs"
+mv -f "$out/.$name.squashfs.sha256.tmp" "$out/$name.squashfs.sha256"
 echo "$out/$name.squashfs"
