@@ -6,6 +6,7 @@ import React, { useCallback, useEffect, useRef, useState } from "react";
 
 import { Alert, AlertActionCloseButton } from "@patternfly/react-core/dist/esm/components/Alert/index.js";
 import { Button } from "@patternfly/react-core/dist/esm/components/Button/index.js";
+import { EmptyState, EmptyStateBody, EmptyStateHeader } from "@patternfly/react-core/dist/esm/components/EmptyState/index.js";
 import { Card, CardBody, CardTitle } from "@patternfly/react-core/dist/esm/components/Card/index.js";
 import { DescriptionList, DescriptionListDescription, DescriptionListGroup, DescriptionListTerm } from "@patternfly/react-core/dist/esm/components/DescriptionList/index.js";
 import { Label, LabelGroup } from "@patternfly/react-core/dist/esm/components/Label/index.js";
@@ -16,14 +17,15 @@ import { Title } from "@patternfly/react-core/dist/esm/components/Title/index.js
 import { CommandError, run } from "./cli.js";
 import { Gauge } from "./gauge.jsx";
 import { ConfirmModal, GcModal, RollbackModal, UpdateModal } from "./actions.jsx";
+import { useAdminAccess } from "./access.js";
+import { RebootButton, Rebooting, reboot } from "./reboot.jsx";
 
 const cockpit = window.cockpit;
 const _ = cockpit.gettext;
 
-// The thin pool profile's marks (imgbased-pool: autoextend at 70 %; the
-// page warns from 80 %).
+// The thin pool profile's autoextend mark (imgbased-pool: at 70 %); where
+// check warns and fails comes with the pool in status --json.
 const AUTOEXTEND = 70;
-const WARNING = 80;
 
 export const bytes = value => (value === null || value === undefined)
     ? "" : cockpit.format_bytes(value, 1024);
@@ -80,11 +82,13 @@ function PoolCard({ status }) {
                         <Gauge id="pool-data" label={cockpit.format(_("Thin pool $0 data"), pool.name)}
                                value={pool.data_percent} text={percent(pool.data_percent)}
                                detail={cockpit.format(_("of $0"), bytes(pool.size))}
-                               autoextend={AUTOEXTEND} warning={WARNING} />
+                               autoextend={AUTOEXTEND} warning={pool.warn_percent}
+                               failure={pool.fail_percent} />
                         <Gauge id="pool-metadata" label={cockpit.format(_("Thin pool $0 metadata"), pool.name)}
                                value={pool.metadata_percent} text={percent(pool.metadata_percent)}
                                detail={cockpit.format(_("of $0"), bytes(pool.metadata_size))}
-                               autoextend={AUTOEXTEND} warning={WARNING} />
+                               autoextend={AUTOEXTEND} warning={pool.warn_percent}
+                               failure={pool.fail_percent} />
                     </>
                     : <p>{_("No thin pool found.")}</p>}
                 <DescriptionList isHorizontal isCompact className="onode-vg">
@@ -163,6 +167,27 @@ function Signature({ layer }) {
     );
 }
 
+// The layer's last recorded boot verdict (health.json, kept per layer):
+// a red one names each failed check with the end of what it printed.
+function LayerHealth({ health }) {
+    if (!health || !health.status)
+        return null;
+    const red = health.status === "red";
+    return (
+        <div className="onode-layer-health" data-health={health.status}>
+            <Label color={red ? "red" : "green"} data-flag={red ? "red-boot" : "green-boot"}>
+                {red ? _("Red boot") : _("Green boot")}
+            </Label>
+            {red && (health.failures || []).map(failure => (
+                <div key={failure.name} className="onode-failure" data-failed-check={failure.name}>
+                    <span className="onode-check-name">{failure.name}</span>
+                    {failure.output && <pre className="onode-check-output">{failure.output.trim()}</pre>}
+                </div>
+            ))}
+        </div>
+    );
+}
+
 function LayersCard({ status, onPin }) {
     const withOs = status.layers.some(layer => layer.os_release);
     return (
@@ -195,6 +220,7 @@ function LayersCard({ status, onPin }) {
                                         {layerFlags(layer).map(([key, text, color]) =>
                                             <Label key={key} color={color} data-flag={key}>{text}</Label>)}
                                     </LabelGroup>
+                                    <LayerHealth health={layer.health} />
                                 </td>
                                 <td className="pf-v5-c-table__action">
                                     <Button variant="secondary" size="sm" className="onode-pin"
@@ -243,13 +269,31 @@ function VolumesCard({ status }) {
     );
 }
 
+// Without administrative access no command can run: Cockpit's own state.
+function AdminRequired() {
+    return (
+        <EmptyState id="admin-required">
+            <EmptyStateHeader titleText={_("Administrative access required")} headingLevel="h2" />
+            <EmptyStateBody>
+                {_("The node's layers, pool and health are read as root. Turn on administrative access in the top bar to see and manage them.")}
+            </EmptyStateBody>
+        </EmptyState>
+    );
+}
+
 export function Application() {
+    const admin = useAdminAccess();
+    return admin ? <NodePage /> : <Page><PageSection>{admin === false ? <AdminRequired /> : <Spinner size="xl" aria-label={_("Checking access")} />}</PageSection></Page>;
+}
+
+function NodePage() {
     const [status, setStatus] = useState(null);
     const [loadError, setLoadError] = useState(null);
     const [checks, setChecks] = useState(null);
     const [checksError, setChecksError] = useState(null);
     const [notice, setNotice] = useState(null);
     const [dialog, setDialog] = useState(null);
+    const [rebooting, setRebooting] = useState(null);
     const marked = useRef(false);
 
     const loadChecks = () => {
@@ -291,12 +335,21 @@ export function Application() {
         }
     }, [status]);
 
-    const finished = message => {
+    // NEXT_BOOT: the command changed what boots next, so the notice offers the reboot.
+    const finished = (message, nextBoot) => {
         setDialog(null);
         if (message)
-            setNotice(message);
+            setNotice({ text: message, nextBoot: !!nextBoot });
         load();
     };
+
+    const onReboot = () => {
+        setRebooting({});
+        reboot().catch(ex => setRebooting({ error: cockpit.message(ex) }));
+    };
+
+    if (rebooting)
+        return <Page><PageSection><Rebooting error={rebooting.error} /></PageSection></Page>;
 
     const onPin = layer => setDialog({ kind: layer.pinned ? "unpin" : "pin", layer: layer.name });
 
@@ -318,7 +371,8 @@ export function Application() {
             </PageSection>
             <PageSection>
                 {loadError && <Alert id="load-error" variant="danger" isInline title={loadError} className="onode-alert" />}
-                {notice && <Alert id="notice" variant="success" isInline title={notice} className="onode-alert"
+                {notice && <Alert id="notice" variant="success" isInline title={notice.text} className="onode-alert"
+                                  actionLinks={notice.nextBoot && <RebootButton onReboot={onReboot} />}
                                   actionClose={<AlertActionCloseButton onClose={() => setNotice(null)} />} />}
                 {!status && !loadError && <Spinner size="xl" aria-label={_("Reading the node")} />}
                 {status &&
@@ -330,9 +384,10 @@ export function Application() {
                     </div>}
             </PageSection>
             {dialog && dialog.kind === "update" &&
-                <UpdateModal onClose={() => setDialog(null)} onDone={finished} />}
+                <UpdateModal onClose={() => setDialog(null)} onDone={message => finished(message, true)} />}
             {dialog && dialog.kind === "rollback" &&
-                <RollbackModal status={status} onClose={() => setDialog(null)} onDone={finished} />}
+                <RollbackModal status={status} onClose={() => setDialog(null)}
+                               onDone={message => finished(message, true)} />}
             {dialog && dialog.kind === "gc" &&
                 <GcModal onClose={() => setDialog(null)} onDone={finished} />}
             {dialog && (dialog.kind === "pin" || dialog.kind === "unpin") &&
