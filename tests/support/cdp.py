@@ -21,7 +21,8 @@ class BrowserError(RuntimeError):
 
 
 class Browser:
-    def __init__(self, binary="/usr/bin/chromium", width=1280, height=1100, log=None):
+    def __init__(self, binary="/usr/bin/chromium", width=1280, height=1100, log=None,
+                 extra_args=()):
         commands_read, self._commands = os.pipe()
         self._answers, answers_write = os.pipe()
         self.profile = tempfile.mkdtemp(prefix="chromium-")
@@ -40,7 +41,7 @@ class Browser:
              "--no-first-run", "--no-default-browser-check", "--disable-extensions",
              "--force-device-scale-factor=1", "--remote-debugging-pipe",
              f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
-             "about:blank"],
+             *extra_args, "about:blank"],
             env=dict(os.environ, HOME=self.profile), stdin=subprocess.DEVNULL,
             stdout=log or subprocess.DEVNULL,
             stderr=log or subprocess.DEVNULL, preexec_fn=child_fds, close_fds=False)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+from tests.support.buildlock import build_lock
 from tests.support.vm import REPO
 
 DEMO_DIR = os.environ.get("OVIRT_NODE_DEMO_DIR") or os.path.join(REPO, "out", "demo")
@@ -20,9 +21,10 @@ DEMO_TREE = os.path.join(DEMO_DIR, "demo.tree")
 
 def ensure_demo_image():
     """Build the demo image if it is missing; return (image path, source tree)."""
-    if not (os.path.exists(DEMO_IMAGE) and os.path.isdir(DEMO_TREE)):
-        subprocess.run([os.path.join(REPO, "squashfs-build", "demo", "build.sh"), DEMO_DIR],
-                       check=True, env=dict(os.environ, PYTHON=sys.executable))
+    with build_lock("demo-image"):
+        if not (os.path.exists(DEMO_IMAGE) and os.path.isdir(DEMO_TREE)):
+            subprocess.run([os.path.join(REPO, "squashfs-build", "demo", "build.sh"),
+                            DEMO_DIR], check=True, env=dict(os.environ, PYTHON=sys.executable))
     return DEMO_IMAGE, DEMO_TREE
 
 
@@ -47,6 +49,45 @@ def _succeeded(rc_path):
 def _show(title, text):
     print(f"\n==> {title}")
     print(text.rstrip())
+
+
+def demo_login(node, workdir):
+    """Make a demo administrator on the running node and log in to Cockpit as it.
+
+    The image has no password for any account; the demo's own login is made
+    here, at run time, with a random password, and printed as demo-only.
+    Cockpit's /cockpit/login takes HTTP basic authentication (PAM), reached
+    through ssh -L over the node's ssh port (no network to the VM)."""
+    import base64
+    import ssl
+    import urllib.error
+    import urllib.request
+    from tests.support.nodecockpit import Admin, Tunnel
+
+    admin = Admin(node, workdir, name="demoadmin")
+    tunnel = Tunnel(node, admin, workdir)
+    try:
+        try:
+            tunnel.open()
+        except RuntimeError as error:
+            return f"the demo could not reach the node's sshd: {error}"
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        token = base64.b64encode(f"{admin.name}:{admin.password}".encode()).decode()
+        request = urllib.request.Request(f"https://127.0.0.1:{tunnel.port}/cockpit/login",
+                                         headers={"Authorization": f"Basic {token}"})
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=120) as answer:
+                result = f"HTTP {answer.status}: logged in"
+        except urllib.error.HTTPError as error:
+            result = f"HTTP {error.code}: the login was refused"
+        except OSError as error:
+            result = f"Cockpit did not answer ({error})"
+    finally:
+        tunnel.close()
+    return (f"DEMO ONLY, made now on the running node, never in the image: the sudo user "
+            f"{admin.name}, password {admin.password}, ssh key {admin.key}\n"
+            f"Cockpit's /cockpit/login through ssh -L 127.0.0.1:{tunnel.port}: {result}")
 
 
 def run_demo():
@@ -95,6 +136,8 @@ def run_demo():
         _show("Cockpit on the node (https://localhost:9090/ fetched on the node itself)",
               node.run("python3", "-c", COCKPIT_PROBE, check=False, timeout=300)["stdout"]
               or "Cockpit did not answer")
+        _show("Cockpit's login (PAM) over ssh -L, as a user made just now", demo_login(
+            node, workdir))
         _show("ovirt-node status", node.sh("ovirt-node status", check=False))
         image_b = f"/run/node-images/{NVRS['B']}.squashfs"
         node.sh("mkdir -p /run/node-images && mount -o ro LABEL=node-images /run/node-images")

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+from tests.support.buildlock import build_lock
 from tests.support.demo import DEMO_DIR, ensure_demo_image
 
 NVR_A = "ovirt-node-ng-demo-4.5.5-0.1"
@@ -39,6 +40,11 @@ def newer_defaults(root, version):
 def derive_image(nvr, edit):
     """The demo tree with EDIT applied, built as image NVR; return its path."""
     image, tree = ensure_demo_image()
+    with build_lock(f"demo-{nvr}"):
+        return _derive(image, tree, nvr, edit)
+
+
+def _derive(image, tree, nvr, edit):
     path = os.path.join(DEMO_DIR, f"{nvr}.squashfs")
     if os.path.exists(path) and os.path.getmtime(path) >= os.path.getmtime(image):
         return path

@@ -20,12 +20,13 @@ import tempfile
 import time
 
 from tests.support import vmports
-from tests.support.nodeboot import OVMF_CODE, OVMF_VARS
 from tests.support.vm import REPO
 
 PORT = "org.ovirt.node.test"
+SSH_PORT = "org.ovirt.node.ssh"        # joined to the node's sshd (tests/support/nodecockpit.py)
 AGENT_DIR = "/etc/ovirt-node-test"
 AGENT_UNIT = "ovirt-node-test-agent.service"
+SSH_UNIT = "ovirt-node-test-ssh-port.service"
 
 # Units that only cost boot time under TCG (measured: e2scrub_reap scans LVM
 # for 8 s, cockpit-motd 7-9 s); masked in the test node's /etc, never in the image.
@@ -54,6 +55,25 @@ RestartSec=1
 WantedBy=multi-user.target
 """
 
+_SSH_UNIT_TEXT = f"""[Unit]
+Description=Test-only stream port ({SSH_PORT}) joined to the node's sshd
+After=local-fs.target
+StartLimitIntervalSec=0
+
+[Service]
+ExecStart=/usr/bin/python3 {AGENT_DIR}/vmports.py forward {SSH_PORT} 127.0.0.1 22
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+# The firmware of a UEFI boot: OVMF runs the removable-path EFI/BOOT/BOOTX64.EFI
+# on the ESP, with a fresh copy of its variable store (no NVRAM entry helps).
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
 
 def plant_test_agent(root):
     """Put the command port's unit and the test masks into the layer mounted at ROOT.
@@ -67,9 +87,10 @@ def plant_test_agent(root):
     units = os.path.join(etc, "systemd", "system")
     wants = os.path.join(units, "multi-user.target.wants")
     os.makedirs(wants, exist_ok=True)
-    with open(os.path.join(units, AGENT_UNIT), "w", encoding="utf-8") as handle:
-        handle.write(_AGENT_UNIT_TEXT)
-    _symlink(f"/etc/systemd/system/{AGENT_UNIT}", os.path.join(wants, AGENT_UNIT))
+    for unit, text in ((AGENT_UNIT, _AGENT_UNIT_TEXT), (SSH_UNIT, _SSH_UNIT_TEXT)):
+        with open(os.path.join(units, unit), "w", encoding="utf-8") as handle:
+            handle.write(text)
+        _symlink(f"/etc/systemd/system/{unit}", os.path.join(wants, unit))
     for unit in TEST_MASKS:
         _symlink("/dev/null", os.path.join(units, unit))
 
@@ -98,7 +119,9 @@ class LiveNode:
         self.sock = None
         self.buffer = b""
         self.request = 0
-        self.socket_path = os.path.join(tempfile.mkdtemp(prefix="ln-", dir="/tmp"), "cmd.sock")
+        sockets = tempfile.mkdtemp(prefix="ln-", dir="/tmp")
+        self.socket_path = os.path.join(sockets, "cmd.sock")
+        self.ssh_socket_path = os.path.join(sockets, "ssh.sock")
         self.console_path = os.path.join(work, "console.log")
         self.timings = []                    # (what, seconds)
 
@@ -116,9 +139,10 @@ class LiveNode:
             shutil.copyfile(OVMF_VARS, variables)
             command += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
                         "-drive", f"if=pflash,format=raw,file={variables}"]
-        command += vmports.qemu_options({PORT: self.socket_path})
-        if os.path.exists(self.socket_path):
-            os.unlink(self.socket_path)
+        command += vmports.qemu_options({PORT: self.socket_path, SSH_PORT: self.ssh_socket_path})
+        for path in (self.socket_path, self.ssh_socket_path):
+            if os.path.exists(path):
+                os.unlink(path)
         console = open(self.console_path, "ab")          # pylint: disable=consider-using-with
         console.write(f"\n===== power on ({firmware}) =====\n".encode())
         console.flush()

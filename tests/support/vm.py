@@ -11,7 +11,8 @@ import shutil
 import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.support.buildlock import REPO, build_lock
+
 VENV_BIN = os.path.dirname(sys.executable)
 
 
@@ -46,8 +47,13 @@ def run_in_vm(script, disks, workdir, env=None, timeout=1800, memory="2G", cpu=N
     ENV values are exported at the top of the script; MEMORY is the VM's RAM
     and CPU its qemu CPU model (see vng_command).
     Returns the completed process; the VM's console output is in its stdout.
+
+    One such VM at a time, across test workers (a lock): a virtme-ng VM keeps
+    both cores busy (two vCPUs and its 9p server), and two at once were each
+    two to three times slower. TIMEOUT counts from the VM's start.
     """
-    with start_vm(script, disks, workdir, env, memory, cpu) as process:
+    with build_lock("virtme-vm"), start_vm(script, disks, workdir, env, memory,
+                                           cpu) as process:
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -8,10 +8,11 @@ as /dev/virtio-ports/NAME.
 
 Host side: `qemu_options(ports)` for vng, `connect(path)`, `GuestShell`, and
 `python3 vmports.py relay PATH`, which joins its stdin and stdout to a port
-(cockpit-ws's --local-session runs it to reach the bridge in the guest).
+(ssh's ProxyCommand runs it to reach the node's sshd through a forward port).
 Guest side: `serve(name, handler)` runs HANDLER on each host connection;
 `run_commands` is the handler of the command port (one JSON request per
-line, one JSON answer per line), `exec_on(name, argv)` hands a connection's
+line, one JSON answer per line), `forward_to(host, port)` joins a
+connection to a guest TCP port (the node's sshd), `exec_on(name, argv)` hands a connection's
 stream to a program (cockpit-bridge) as its stdin and stdout.
 """
 
@@ -75,14 +76,19 @@ class GuestShell:
 def relay(path):
     """Copy stdin to the port at PATH and the port to stdout, until either ends."""
     sock = connect(path)
-    sources = {0: sock.fileno(), sock.fileno(): 1}
+    _pump({0: sock.fileno(), sock.fileno(): 1})
+
+
+def _pump(ends):
+    """Copy each readable fd of ENDS, {source: destination}, to its destination
+    until one of them reaches end-of-file."""
     while True:
-        ready, _, _ = select.select(list(sources), [], [])
+        ready, _, _ = select.select(list(ends), [], [])
         for source in ready:
             data = os.read(source, 65536)
             if not data:
                 return
-            _write_all(sources[source], data)
+            _write_all(ends[source], data)
 
 
 def _write_all(fd, data):
@@ -147,6 +153,28 @@ def run_commands(fd):
                 _write_all(fd, json.dumps(answer).encode() + b"\n")
 
 
+def forward_to(host, port):
+    """A handler that joins the connection to the guest's TCP HOST:PORT.
+
+    One virtio-serial port carries one stream; the node's sshd on the other
+    end multiplexes (ssh -L), so a browser's many connections share it.
+    """
+    def handler(fd):
+        try:
+            tcp = socket.create_connection((host, port), timeout=30)
+        except OSError:
+            time.sleep(1)
+            return
+        tcp.settimeout(None)
+        try:
+            _pump({fd: tcp.fileno(), tcp.fileno(): fd})
+        except OSError:
+            return
+        finally:
+            tcp.close()
+    return handler
+
+
 def exec_on(argv, env=None, log=None):
     """A handler that runs ARGV with the connection as its stdin and stdout."""
     def handler(fd):
@@ -160,5 +188,8 @@ if __name__ == "__main__":
         relay(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "serve":      # the guest's command port
         serve(sys.argv[2], run_commands)
+    elif len(sys.argv) == 5 and sys.argv[1] == "forward":  # a port joined to a guest TCP port
+        serve(sys.argv[2], forward_to(sys.argv[3], int(sys.argv[4])))
     else:
-        sys.exit("usage: vmports.py relay SOCKET | vmports.py serve PORT-NAME")
+        sys.exit("usage: vmports.py relay SOCKET | vmports.py serve PORT-NAME | "
+                 "vmports.py forward PORT-NAME HOST PORT")

@@ -1,6 +1,7 @@
-"""check's pool result: the autoextend profile promises growth only when the
-VG has room for one step (20% of the pool's data); the arithmetic is pure,
-check_pool is run on LVM reports given here (no device-mapper on the host)."""
+"""check's pool result: data or metadata use warns from 80% and fails from 95%;
+the autoextend profile promises growth only when the VG has room for one step
+(20% of the pool's data); the arithmetic is pure, check_pool is run on LVM
+reports given here (no device-mapper on the host)."""
 
 from types import SimpleNamespace
 
@@ -79,7 +80,7 @@ def test_a_full_pool_and_no_room_are_both_named(monkeypatch):
                             {"vg_free": "0", "vg_extent_size": str(EXTENT)})
     assert result.status == check.FAILED
     assert result.reason == (
-        "pool pool00: data 85.0% used (limit 80%); free space with ovirt-node gc or grow "
+        "pool pool00: data 85.0% used (warns from 80%); free space with ovirt-node gc or grow "
         "the VG; pool pool00 cannot autoextend: one step needs 2 GiB, the VG has 0 B free "
         "(add a PV or free 2 GiB)")
 
@@ -89,3 +90,72 @@ def test_no_profile_is_reported_as_before(monkeypatch):
                             {"vg_free": "0", "vg_extent_size": str(EXTENT)})
     assert result.status == check.FAILED
     assert "has no autoextend profile" in result.reason
+
+
+ROOM = {"vg_free": str(2 * GiB), "vg_extent_size": str(EXTENT)}
+
+
+def test_the_marks_are_80_and_95_percent():
+    assert (constants.POOL_WARN_PERCENT, constants.POOL_FAIL_PERCENT) == (80.0, 95.0)
+
+
+@pytest.mark.parametrize("what", ["data", "metadata"])
+@pytest.mark.parametrize("used,status,reason", [
+    ("79.90", check.OK, None),
+    ("80.00", check.WARNING, "{what} 80.0% used (warns from 80%)"),
+    ("94.90", check.WARNING, "{what} 94.9% used (warns from 80%)"),
+    ("95.00", check.FAILED, "{what} 95.0% used (fails from 95%)"),
+    ("100.00", check.FAILED, "{what} 100.0% used (fails from 95%)"),
+])
+def test_use_warns_from_80_and_fails_from_95(monkeypatch, what, used, status, reason):
+    other = "5.00"
+    row = pool_row(10 * GiB, data=used if what == "data" else other,
+                   meta=used if what == "metadata" else other)
+    result = run_check_pool(monkeypatch, row, ROOM)
+    assert result.status == status
+    if reason is None:
+        assert result.reason.startswith("data ") and "used" not in result.reason
+    else:
+        assert result.reason == (f"pool pool00: {reason.format(what=what)}; free space "
+                                 "with ovirt-node gc or grow the VG")
+
+
+def test_both_uses_are_named_and_the_worse_decides(monkeypatch):
+    result = run_check_pool(monkeypatch, pool_row(10 * GiB, data="96.00", meta="81.00"), ROOM)
+    assert result.status == check.FAILED
+    assert result.reason == ("pool pool00: data 96.0% used (fails from 95%), metadata 81.0% "
+                             "used (warns from 80%); free space with ovirt-node gc or grow "
+                             "the VG")
+
+
+def test_a_warning_use_and_no_room_to_autoextend_fails(monkeypatch):
+    result = run_check_pool(monkeypatch, pool_row(10 * GiB, meta="85.00"),
+                            {"vg_free": "0", "vg_extent_size": str(EXTENT)})
+    assert result.status == check.FAILED
+    assert result.reason.startswith("pool pool00: metadata 85.0% used (warns from 80%); ")
+    assert "cannot autoextend" in result.reason
+
+
+def test_check_exits_0_on_a_warning_and_1_on_a_failure(monkeypatch, capsys):
+    from org_ovirt_node.cli import lifecycle
+
+    class Opened:
+        def __enter__(self):
+            return SimpleNamespace(vg="onn", pool="pool00")
+
+        def __exit__(self, *exc):
+            return False
+
+    outcome = {}
+
+    def run_checks(node):
+        return [check.Result("tags", check.OK, "tagged"), outcome["pool"]]
+
+    monkeypatch.setattr(lifecycle, "private_mounts", lambda: None)
+    monkeypatch.setattr(lifecycle, "open_node", lambda vg: Opened())
+    monkeypatch.setattr(check, "run_checks", run_checks)
+    args = SimpleNamespace(vg=None, json=True)
+    for status, code in ((check.OK, 0), (check.WARNING, 0), (check.FAILED, 1)):
+        outcome["pool"] = check.Result("pool", status, "reason")
+        assert lifecycle.run_check(args) == code
+    assert '"status": "warning"' in capsys.readouterr().out

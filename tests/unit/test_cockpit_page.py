@@ -1,7 +1,7 @@
 """The Cockpit page as built and shipped: dist/ holds a Cockpit package
 (manifest, index.html, the bundle), `make install` lays it out as
 /usr/share/cockpit/ovirt-node, and the po template lists every string the
-sources pass to cockpit.gettext. The browser tests are tests/vm/test_cockpit_vm.py.
+sources pass to cockpit.gettext. The browser story runs on the real node: tests/vm/test_node_vm.py.
 """
 
 import json
@@ -46,7 +46,10 @@ def source_strings():
 def pot_strings():
     with open(POT, encoding="utf-8") as handle:
         text = handle.read()
-    return {msgid for msgid in re.findall(r'^msgid "((?:[^"\\]|\\.)*)"$', text, re.M) if msgid}
+    # a long msgid is wrapped: msgid "" then one quoted piece per line
+    found = re.findall(r'^msgid ((?:"(?:[^"\\]|\\.)*"\n?)+)', text, re.M)
+    pieces = (re.findall(r'"((?:[^"\\]|\\.)*)"', block) for block in found)
+    return {msgid for msgid in ("".join(parts) for parts in pieces) if msgid}
 
 
 def test_dist_is_a_cockpit_package(dist):

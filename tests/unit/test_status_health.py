@@ -20,8 +20,22 @@ def test_status_health_reads_run_and_boot(tmp_path):
     green = health.run_health(LAYER, str(tmp_path), checks=all_ok())
     running, layers = status._health(BootedNode(tmp_path, LAYER), str(tmp_path))
     assert running == green
-    assert layers == {LAYER: {"status": "green", "time": green["time"], "failed": []},
-                      OLD: {"status": "red", "time": layers[OLD]["time"], "failed": ["tags"]}}
+    assert layers == {LAYER: {"status": "green", "time": green["time"], "failed": [],
+                              "failures": []},
+                      OLD: {"status": "red", "time": layers[OLD]["time"], "failed": ["tags"],
+                            "failures": [{"name": "tags",
+                                          "output": "no LV tagged imgbased:pool"}]}}
+
+
+def test_status_carries_the_end_of_a_failed_checks_output(tmp_path):
+    """The page shows what a red boot's check printed: its tail, bounded."""
+    long = "x" * (status.OUTPUT_LIMIT + 500) + " storage domain not reachable"
+    checks = [Result("tags", FAILED, long)] + all_ok()[1:]
+    health.run_health(OLD, str(tmp_path), checks=checks)
+    _, layers = status._health(BootedNode(tmp_path, LAYER), str(tmp_path))
+    [failure] = layers[OLD]["failures"]
+    assert failure["output"].endswith("storage domain not reachable")
+    assert len(failure["output"]) == status.OUTPUT_LIMIT
 
 
 def test_offline_or_another_layers_verdict_is_not_this_boots(tmp_path):

@@ -1,28 +1,25 @@
 """Install the demo image onto blank virtual disks on real LVM (qemu TCG VM),
-then check the result with LVM's own tools, boot the installed node by its
-firmware (SeaBIOS and OVMF run the disk's own GRUB), prove GRUB's boot
-counting on real boots, and show that refused installs leave their disks
-byte-for-byte unchanged.
+then check the result with LVM's own tools, and show that refused installs
+leave their disks byte-for-byte unchanged. Booting an installed disk by its
+firmware (SeaBIOS and OVMF running the disk's own GRUB) and GRUB's boot
+counting on real boots are the node story's (tests/vm/test_node_vm.py: the
+real node, BIOS and UEFI boots, a layer that fails its tries and falls back).
 
 One VM runs every install scenario (boots are slow under TCG); the guest only
 records facts into files, and the assertions below read them.
 """
 
-import contextlib
 import json
 import os
 import re
 import subprocess
-import tempfile
 
 import pytest
 
-from org_ovirt_node.util import grubcfg
 from org_ovirt_node.util.bls import parse_bls
-from org_ovirt_node.util.grubenv import parse_grubenv, render_grubenv
+from org_ovirt_node.util.grubenv import parse_grubenv
 from tests.support.demo import ensure_demo_image
 from tests.support.manifest import assert_same_files, sha256
-from tests.support.nodeboot import boot_disk
 from tests.support.vm import run_in_vm, sparse_disk
 
 pytestmark = pytest.mark.vm
@@ -296,129 +293,3 @@ def test_no_confirmation_without_yes(vm_run):
     work = vm_run[0]
     assert read(work, "noconfirm.rc").strip() == "1"
     assert "--yes" in read(work, "noconfirm.err")
-
-
-def _partitions(disk):
-    """(offset, size) in bytes of each partition in DISK's table, read from the file."""
-    table = json.loads(subprocess.run(["sfdisk", "--json", disk], check=True, text=True,
-                                      capture_output=True).stdout)["partitiontable"]
-    sector = table.get("sectorsize", 512)
-    return [(part["start"] * sector, part["size"] * sector) for part in table["partitions"]]
-
-
-@contextlib.contextmanager
-def boot_partition(disk, workdir):
-    """Mount the node disk's /boot (its one ext4 partition) from the disk file.
-
-    Mounted by offset: this host has no udev to create partition device nodes
-    for a loop device.
-    """
-    mountpoint = tempfile.mkdtemp(dir=workdir)
-    for offset, size in _partitions(disk):
-        kind = subprocess.run(["blkid", "-p", "-O", str(offset), "-s", "TYPE", "-o", "value",
-                               disk], text=True, capture_output=True).stdout.strip()
-        if kind == "ext4":
-            subprocess.run(["mount", "-o", f"offset={offset},sizelimit={size}", disk,
-                            mountpoint], check=True)
-            try:
-                yield mountpoint
-            finally:
-                subprocess.run(["umount", mountpoint], check=True)
-            return
-    raise AssertionError("no /boot partition found")
-
-
-FALLBACK_ARG = "ovirt.test=fallback"
-
-
-def arm_boot_counter(disk, workdir, counter):
-    """Arm GRUB's boot counting on DISK: COUNTER tries, then a fallback entry.
-
-    The fallback is the default entry again under another BLS id, with
-    FALLBACK_ARG added, so the booted command line tells which one GRUB chose.
-    grub.cfg is regenerated from the entries as the lifecycle commands do.
-    Returns (saved entry id, fallback id).
-    """
-    with boot_partition(disk, workdir) as boot:
-        grubenv = os.path.join(boot, "grub2", "grubenv")
-        saved = parse_grubenv(open(grubenv, "rb").read())["saved_entry"]
-        entries = os.path.join(boot, "loader", "entries")
-        text = open(os.path.join(entries, f"{saved}.conf"), encoding="utf-8").read()
-        fallback = f"{saved}-fallback"
-        options = parse_bls(text)["options"]
-        with open(os.path.join(entries, f"{fallback}.conf"), "w", encoding="utf-8") as handle:
-            handle.write(text.replace(f"options {options}", f"options {options} {FALLBACK_ARG}"))
-        with open(grubenv, "wb") as handle:
-            handle.write(render_grubenv({"saved_entry": saved, "boot_counter": str(counter),
-                                         "boot_fallback": fallback}))
-        assert grubcfg.refresh(boot)
-    return saved, fallback
-
-
-@pytest.fixture(scope="module")
-def boots(vm_run, tmp_path_factory):
-    """Boot the installed disk: BIOS, UEFI, then BIOS with the counter at 2 and at 0.
-
-    Returns ({name: console text}, {armed boot: (saved entry id, fallback id)}).
-    """
-    disk = vm_run[1]["target"]
-    work = tmp_path_factory.mktemp("boots")
-    consoles = {"bios": boot_disk(disk, "bios"), "uefi": boot_disk(disk, "uefi")}
-    armed = {}
-    for name, counter in (("counting", 2), ("fallback", 0)):
-        armed[name] = arm_boot_counter(disk, work, counter)
-        consoles[name] = boot_disk(disk, "bios")
-    return consoles, armed
-
-
-def assert_booted(console, layer):
-    """The demo init ran to the end on LAYER with everything mounted."""
-    assert "OVIRT-NODE-DEMO-BOOTED" in console, console[-3000:]
-    assert "mount -a: exit status 0" in console, console[-3000:]
-    assert f"running-layer: {layer}\n" in console
-    mounts = console.split("--- mounts", 1)[1].split("--- end of mounts", 1)[0]
-    for point in ("/var", "/var/log", "/var/log/audit", "/home", "/tmp", "/boot", "/boot/efi"):
-        assert re.search(rf" on {re.escape(point)} type ", mounts), (point, mounts)
-    assert re.search(rf"^/dev/onn/{re.escape(layer)} on / type ext4", mounts, re.M), mounts
-    assert "wrote /var/log/demo-boot.log" in console
-    assert "boot-ok: exit status 0" in console, console[-3000:]
-    assert "OVIRT-NODE-DEMO-DONE" in console
-
-
-def cmdline(console):
-    return re.search(r"^cmdline: (.*)$", console, re.M).group(1).split()
-
-
-def installed_layer(vm_run):
-    [base] = facts(vm_run[0])["tagged_bases"]
-    return base + "+1"
-
-
-@pytest.mark.parametrize("firmware", ["bios", "uefi"])
-def test_installed_disk_boots_by_its_firmware(vm_run, boots, firmware):
-    """SeaBIOS or OVMF, then the disk's GRUB, its default entry, the layer."""
-    console = boots[0][firmware]
-    layer = installed_layer(vm_run)
-    assert_booted(console, layer)
-    assert FALLBACK_ARG not in cmdline(console)
-    assert f"img.bootid={layer}" in cmdline(console)
-
-
-def test_armed_counter_counts_down_and_boots_the_saved_entry(vm_run, boots):
-    console = boots[0]["counting"]
-    saved, fallback = boots[1]["counting"]
-    assert_booted(console, installed_layer(vm_run))
-    assert FALLBACK_ARG not in cmdline(console)
-    # what GRUB saved to grubenv on /boot, read by the node before boot-ok settled it
-    line = re.search(r"^grubenv: (.*)$", console, re.M).group(1).split()
-    assert {"saved_entry=" + saved, "boot_counter=1", "boot_fallback=" + fallback} == set(line)
-
-
-def test_used_up_counter_boots_the_fallback_by_bls_id(vm_run, boots):
-    console = boots[0]["fallback"]
-    saved, fallback = boots[1]["fallback"]
-    assert_booted(console, installed_layer(vm_run))
-    assert FALLBACK_ARG in cmdline(console)
-    line = re.search(r"^grubenv: (.*)$", console, re.M).group(1).split()
-    # GRUB chose by BLS id and left the counter at 0, for the node to see it fell back
-    assert {"saved_entry=" + saved, "boot_counter=0", "boot_fallback=" + fallback} == set(line)

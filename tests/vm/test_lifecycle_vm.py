@@ -7,13 +7,16 @@ image A, change /etc and /var, look at the update plan to B, update and read
 B's layer back (the /etc three-way merge and its conflict, /var content
 added, a volume the image declares); a small second node whose full pool
 makes preflight refuse, its disk byte-identical; then break one thing after
-another and see `check` name each.
+another and see `check` name each. The first VM also runs a tight third node
+on the real node images (tests/vm/guest_full_pool.py): its pool runs full
+while an update deploys, and the update stops cleanly.
 
 Two virtme-ng VMs (tests/vm/guest_lifecycle.py); the tests read what they recorded.
 """
 
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -21,33 +24,44 @@ import pytest
 from tests.support.lifecycle_images import NVR_A, NVR_B, derive_image, newer_defaults
 from tests.support.demo import ensure_demo_image
 from tests.support.manifest import sha256
+from tests.support.node_images import node_images
 from tests.support.vm import REPO, run_in_vm, sparse_disk
 
 pytestmark = pytest.mark.vm
 GiB = 1 << 30
 LAYER = {"A": NVR_A + "+1", "B": NVR_B + "+1"}
 GUEST = os.path.join(REPO, "tests", "vm", "guest_lifecycle.py")
+FULL_POOL_GUEST = os.path.join(REPO, "tests", "vm", "guest_full_pool.py")
 
 
 class Scenario:
     """Runs the stages in order and keeps what each left behind."""
 
-    def __init__(self, work, images):
+    def __init__(self, work, images, node_images_ab):
         self.work = work
         self.images = images
+        self.node_images = node_images_ab
         self.node = sparse_disk(str(work / "node.img"), 32 * GiB)
         self.small = sparse_disk(str(work / "small.img"), 4 * GiB)
+        self.tight = sparse_disk(str(work / "tight.img"), 6 * GiB)
         self.small_hashes = {}
+        self.console = ""
 
-    def stages(self, *names):
+    def stages(self, *names, then=""):
+        """Run guest_lifecycle.py's stages NAMES in one VM, then the script THEN."""
         env = {f"IMAGE_{key}": path for key, path in self.images.items()}
-        result = run_in_vm(f'"{sys.executable}" "{GUEST}" {" ".join(names)}\n',
-                           [self.node, self.small], str(self.work), env=env)
+        result = run_in_vm(f'"{sys.executable}" "{GUEST}" {" ".join(names)}\n' + then,
+                           [self.node, self.small, self.tight], str(self.work), env=env)
+        self.console = result.stdout[-4000:]
         for name in names:
             assert (self.work / f"{name}.done").exists(), result.stdout[-4000:]
 
     def run(self):
-        self.stages("install")
+        # the tight node (/dev/vdc) shares the first VM's boot, on a healthy
+        # node and before the small node's disk is hashed
+        self.stages("install",
+                    then=f'"{sys.executable}" "{FULL_POOL_GUEST}" /dev/vdc '
+                         f'"{self.node_images["A"]}" "{self.node_images["B"]}"\n')
         self.small_hashes["before"] = sha256(self.small)
         self.stages("update_b", "break")
         self.small_hashes["after"] = sha256(self.small)
@@ -57,7 +71,7 @@ class Scenario:
 def scenario(tmp_path_factory):
     image, _ = ensure_demo_image()
     images = {"A": image, "B": derive_image(NVR_B, newer_defaults)}
-    run = Scenario(tmp_path_factory.mktemp("lifecycle"), images)
+    run = Scenario(tmp_path_factory.mktemp("lifecycle"), images, node_images("AB"))
     run.run()
     return run
 
@@ -115,8 +129,8 @@ def test_update_switches_last_and_reports_the_conflict(scenario):
                                                              "err")
     events = json_lines(scenario, "update_b", "update")
     steps = [event["step"] for event in events if event["event"] == "step"]
-    assert steps == ["preflight", "checksum", "base", "layer", "etc", "var", "boot", "switch",
-                     "gc"]
+    assert steps == ["preflight", "checksum", "base", "layer", "etc", "var", "packages", "boot",
+                     "switch", "gc"]
     result = events[-1]
     assert result["event"] == "result" and result["etc_conflicts"] == ["demo/both.conf"]
     state = status(scenario, "update_b")
@@ -159,3 +173,43 @@ def test_the_new_layer_keeps_local_changes_and_takes_new_defaults(scenario):
     assert files["var/lib/demo/state.txt"].startswith("state of the demo node")
     assert files["var/lib/demo-vms/README.txt"] == "a volume 4.5.6 needs\n"
     no_traceback(scenario)
+
+
+def full_pool(scenario):
+    path = scenario.work / "fullpool.json"
+    assert path.exists(), scenario.console
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def test_an_update_that_runs_the_pool_full_stops_cleanly_and_leaves_nothing_behind(scenario):
+    facts = full_pool(scenario)
+    assert facts["install"]["rc"] == 0, facts["install"]["stderr"]
+    before, update, full, after = facts["before"], facts["update"], facts["full"], facts["after"]
+    # the other writer did run the pool full: the kernel refused it space
+    assert "No space left on device" in full["writers"][1]["stderr"], full["writers"]
+    # one line naming the pool, and nothing switched
+    assert update["rc"] == 1, update
+    error = update["stderr"].strip().splitlines()[-1]
+    # whichever saw it first: the guard (95%), the kernel (out of space), or
+    # LVM refusing a thin volume past the autoextend threshold
+    assert re.fullmatch(r"ovirt-node: error: thin pool tight/pool00 (reached \d+\.\d% "
+                        r"(data|metadata) use \(the limit is 95%\)|went \S+|passed its "
+                        r"autoextend threshold .*) while the update was writing .*: stopped "
+                        r"before the switch; removed what it created \(.*\); the boot default "
+                        r"is still " + re.escape(before["layer"]), error), update["stderr"]
+    assert "Traceback" not in update["stderr"]
+    # what it created is gone at once; the full pool is full, not broken
+    assert set(full["volumes"]) == set(before["volumes"]) | {"hog"}, full["volumes"]
+    pool = full["pool_status"].split()
+    assert pool[10] == "-" and pool[7] in ("rw", "out_of_data_space"), full["pool_status"]
+    assert full["pool_metadata_percent"] < 95, full
+    # once the writer's volume goes, everything takes writes again by itself
+    assert after["layer"] == before["layer"]
+    assert after["boot"] == before["boot"], "the tight node's /boot changed"
+    assert after["volumes"] == before["volumes"], after["volumes"]
+    pool = after["pool_status"].split()
+    assert pool[7] == "rw" and pool[10] == "-", after["pool_status"]
+    assert after["fsck"] == {before["layer"]: 0, "var": 0}, after["fsck"]
+    assert after["writable"] == {before["layer"]: "", "var": ""}, after["writable"]
+    assert facts["check"]["orphans"][0] == "ok", facts["check"]
