@@ -6,14 +6,15 @@ under 75; the VM stories dominate it, so their cost is printed on every run
 story's shared part is also printed as soon as it ends, with the run's clock,
 so a run stopped from outside still shows where its time went.
 
-`make check` runs two pytest-xdist workers (pytest_xdist_make_scheduler):
-one runs the VM stories one after the other, the node story first; the
-other runs the host tests, a file at a time, beside them. Never two VMs at
-once (and a lock in vm.run_in_vm for virtme-ng VMs): measured here, a
-virtme-ng VM beside another VM, or beside the booted node, ran two to four
-times slower, which is more than running them side by side gained.
+`make check` runs in two phases (Makefile): the host tests on two
+pytest-xdist workers, then the VM stories alone, one after the other, in
+VM_ORDER. Never a VM beside other work: measured here, a TCG VM beside the
+host tests or beside another VM ran two to four times slower, which cost
+more than running them side by side gained. The Makefile's CHECK_STARTED
+(epoch seconds) lets the last phase print the whole check's time.
 """
 
+import os
 import time
 from collections import defaultdict
 
@@ -22,7 +23,7 @@ _STARTED = []
 _CONFIG = []
 LONG_SECONDS = 60
 VM_DIR = "tests/vm/"
-# The VM modules in the order their worker runs them: the node story first
+# The VM modules in the order the VM phase runs them: the node story first
 # (it builds the node images the lifecycle story also uses).
 VM_ORDER = ["tests/vm/test_node_vm.py", "tests/vm/test_lifecycle_vm.py",
             "tests/vm/test_addon_vm.py", "tests/vm/test_install_vm.py"]
@@ -48,21 +49,6 @@ def pytest_collection_modifyitems(items):
     items.sort(key=_rank)                  # stable: the rest keep their order
 
 
-def pytest_xdist_make_scheduler(config, log):
-    """xdist's scope scheduling with every VM test in one scope (one worker, in
-    order) and each host test file a scope of its own. (xdist's loadgroup
-    would say this with markers, but under pytest 9 the group it appends to
-    a test's id no longer reaches the scheduler.)"""
-    from xdist.scheduler import LoadScopeScheduling   # pylint: disable=import-outside-toplevel
-
-    class VmStoriesTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid):
-            path = nodeid.split("::", 1)[0]
-            return "VM stories" if path.startswith(VM_DIR) else path
-
-    return VmStoriesTogether(config, log)
-
-
 def pytest_runtest_logreport(report):
     if "vm" not in report.keywords:
         return
@@ -85,4 +71,7 @@ def pytest_terminal_summary(terminalreporter):
         write(f"VM test {module}: {seconds / 60:.1f} min")
     total = time.monotonic() - _STARTED[0]
     write(f"VM tests together: {sum(_VM_SECONDS.values()) / 60:.1f} min; "
-          f"whole run: {total / 60:.1f} min")
+          f"this pytest run: {total / 60:.1f} min")
+    check_started = os.environ.get("CHECK_STARTED", "")
+    if check_started.isdigit():
+        write(f"make check so far (both phases): {(time.time() - int(check_started)) / 60:.1f} min")

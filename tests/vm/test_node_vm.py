@@ -125,12 +125,21 @@ class Story:
             "boots": node.boots,
         })
 
+    def lap(self, name):
+        """Keep how long the story's part NAME took (since the last lap) as fact "laps"."""
+        now = time.monotonic()
+        laps = self.facts.setdefault("laps", [])
+        laps.append([name, round(now - self._lap)])
+        self._lap = now
+        self.save()
+        print(f"\nnode story: {name} {laps[-1][1]} s", flush=True)
+
     def mount_images(self):
         self.node.sh(f"mkdir -p {IMAGES} && (mountpoint -q {IMAGES} || "
                      f"mount -o ro LABEL=node-images {IMAGES})")
 
     def run(self):
-        started = time.monotonic()
+        started = self._lap = time.monotonic()
         install = run_in_vm(f'"{sys.executable}" "{INSTALL_GUEST}"\n', [self.disk],
                             str(self.work),
                             env={"IMAGE_A": self.images["A"], "LAYER_A": LAYERS["A"]})
@@ -138,6 +147,7 @@ class Story:
         self.fact("install_vm_console", install.stdout[-3000:])
         assert (self.work / "install.done").exists(), (
             install.stdout[-3000:] + (self.work / "install.err").read_text()[-3000:])
+        self.lap("install VM")
         node = self.node
         try:
             self.chapters(node)
@@ -156,12 +166,16 @@ class Story:
         self.oVirt_view()
         self.mount_images()
         self.fact("demo_login", demo_login(node, str(self.work)))
+        self.lap("first boot, oVirt view, login")
         self.open_cockpit()
         self.first_look()
         # what the administrator adds to A, for the updates to carry (issue 17)
+        self.lap("first look (Cockpit)")
         self.customize()
+        self.lap("customize")
         # 2. update to B by clicking, a late /etc edit, "Reboot now"
         self.update_by_clicking()
+        self.lap("update B by clicking")
         self.fact("status_after_update_b", node.json("ovirt-node", "status", "--json"))
         node.sh("echo edited-after-the-update > /etc/ovirt-node-test/late.conf && "
                 "echo node-renamed-late > /etc/hostname && rm -f /etc/hosts.allow")
@@ -172,6 +186,7 @@ class Story:
         self.fact("finalize_journal", node.sh("journalctl -b -1 -u ovirt-node-finalize "
                                               "--no-pager -o cat", check=False))
         self.fact("carried_b", self.customizations())
+        self.lap("reboot to B, carried")
         # 3. an update whose layer fails a required check: GRUB falls back by itself
         self.mount_images()
         self.record("update_c", "ovirt-node", "update", "--image", image_on_node("C"),
@@ -184,6 +199,7 @@ printf '#!/bin/sh\\necho "storage domain not reachable" >&2\\nexit 1\\n' \\
     > /run/c/etc/ovirt-node/health.d/required.d/{RED_CHECK}
 chmod 755 /run/c/etc/ovirt-node/health.d/required.d/{RED_CHECK}
 umount /run/c""")
+        self.lap("update C")
         seen = []
         try:
             node.run("systemctl", "reboot", check=False, timeout=30)
@@ -197,6 +213,7 @@ umount /run/c""")
             seen.append((layer, state))
             if layer != LAYERS["C"]:
                 break
+        self.lap("C boots and fallback")
         self.fact("fallback_boots", seen)
         boots = node.boots
         self.observe("boot_fallback")
@@ -209,6 +226,7 @@ umount /run/c""")
         self.mount_images()
         self.record("reuse_bad", "ovirt-node", "update", "--image", image_on_node("C"), "--yes")
         self.fact("lvs_after_refusal", node.sh("lvm lvs --noheadings -o lv_name onn | sort"))
+        self.lap("red boot shown, reuse refused")
         # 4. rollback to A, pin and unpin, by clicking; "Reboot now"
         self.rollback_by_clicking()
         self.reboot_by_clicking("A", "rollback-rebooting", "rollback-done")
@@ -216,11 +234,16 @@ umount /run/c""")
         self.close_cockpit()
         # packages an update cannot carry: refused before anything is written, or
         # before the switch
+        self.lap("rollback by clicking and reboot")
         self.refused_packages()
+        self.lap("refused packages")
         # 5. power cuts during an online update to D (the first boot after one by UEFI)
         self.power_cut(node, "deploy", "", firmware="uefi")
+        self.lap("power cut deploy")
         self.power_cut(node, "etc", "etc")
+        self.lap("power cut etc")
         self.power_cut(node, "switch", "switch")
+        self.lap("power cut switch")
         self.mount_images()
         self.record("update_d", "ovirt-node", "update", "--image", image_on_node("D"),
                     "--yes", "--json")
@@ -229,6 +252,7 @@ umount /run/c""")
         self.record("gc", "ovirt-node", "gc", "--keep", "1", "--yes", "--json")
         self.fact("status_end", node.json("ovirt-node", "status", "--json"))
         self.record("unpin", "ovirt-node", "unpin", LAYERS["B"], "--yes")
+        self.lap("update D, pin, gc")
 
     # --- what the administrator adds, and the updates carry (issue 17)
     def customize(self):
@@ -366,7 +390,8 @@ chown {ADMIN}:{ADMIN} /var/lib/acme-agent/state /etc/acme-agent/local.conf""")
             {"name": "prefers-color-scheme", "value": "light"}])
         # a refused update: one alert, nothing changed
         self.node.sh("head -c 262144 /dev/urandom > /var/tmp/random.squashfs")
-        before = self.node.json("ovirt-node", "status", "--json")
+        # what a refused update could change (status's use figures move on their own)
+        before = self.disk_state()
         page.click("#update")
         page.type("#update-image", "/var/tmp/random.squashfs")
         page.click("#update-plan-button")
@@ -376,7 +401,7 @@ chown {ADMIN}:{ADMIN} /var/lib/acme-agent/state /etc/acme-agent/local.conf""")
                               "text": page.evaluate("document.body.innerText")})
         page.click("#update-dialog button[aria-label=Close]")
         page.gone("#update-dialog")
-        self.fact("refused_unchanged", self.node.json("ovirt-node", "status", "--json") == before)
+        self.fact("refused_unchanged", self.disk_state() == before)
 
     def update_by_clicking(self):
         web, page = self.cockpit, self.cockpit.browser
@@ -503,7 +528,10 @@ def story():
     work = pathlib.Path(NODE_DIR, "story")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    run = Story(work, node_images())
+    started = time.monotonic()
+    images = node_images()
+    print(f"\nnode story: node images {time.monotonic() - started:.0f} s", flush=True)
+    run = Story(work, images)
     run.run()
     return run
 
