@@ -62,8 +62,79 @@ def node_images_of(nvrs):
         return {nvr: _build(nvr, deb) for nvr in nvrs}
 
 
-def images_disk(path, images):
-    """An ext4 disk image at PATH holding IMAGES (paths) and their .sha256 files.
+def red_image(key, check_name, message):
+    """Image KEY again, with a required health check CHECK_NAME that fails saying MESSAGE.
+
+    Why: a rolling update to an image whose own required check fails is how a
+    fleet meets a bad release; the check comes with the image, so nothing is
+    planted on the node between the update and its reboot. The file is named
+    as KEY's (same NVR) in NODE_DIR/red/; made again when KEY's image changed.
+    """
+    source = node_images(key)[key]
+    folder = os.path.join(NODE_DIR, "red")
+    target = os.path.join(folder, os.path.basename(source))
+    with open(source + ".sha256", encoding="ascii") as handle:
+        origin = f"{handle.read().split()[0]} {check_name} {message}\n"
+    stamp = target + ".from"
+    with build_lock("red-image"):
+        if os.path.exists(target) and os.path.exists(stamp) and \
+                open(stamp, encoding="utf-8").read() == origin:
+            return target
+        os.makedirs(folder, exist_ok=True)
+        work = tempfile.mkdtemp(prefix="red-", dir=NODE_DIR)
+        try:
+            subprocess.run(["unsquashfs", "-q", "-no-progress", "-d", f"{work}/sq", source],
+                           check=True, stdout=subprocess.DEVNULL)
+            os.mkdir(f"{work}/mnt")
+            subprocess.run(["mount", "-o", "loop,ro", f"{work}/sq/LiveOS/rootfs.img",
+                            f"{work}/mnt"], check=True)
+            try:
+                subprocess.run(["cp", "-a", f"{work}/mnt/.", f"{work}/root"], check=True)
+            finally:
+                subprocess.run(["umount", f"{work}/mnt"], check=True)
+            checks = f"{work}/root/etc/ovirt-node/health.d/required.d"
+            os.makedirs(checks, exist_ok=True)
+            with open(os.path.join(checks, check_name), "w", encoding="utf-8") as handle:
+                handle.write(f"#!/bin/sh\necho \"{message}\" >&2\nexit 1\n")
+            os.chmod(os.path.join(checks, check_name), 0o755)
+            os.mkdir(f"{work}/out")
+            built = os.path.join(work, "out", os.path.basename(source))
+            subprocess.run([sys.executable, "-m", "org_ovirt_node", "image", "build",
+                            f"{work}/root", "-o", built, "--nvr", NVRS[key], "--force"],
+                           check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+            os.replace(built + ".sha256", target + ".sha256")
+            os.replace(built, target)
+            with open(stamp, "w", encoding="utf-8") as handle:
+                handle.write(origin)
+        finally:
+            subprocess.run(["rm", "-rf", work], check=True)
+    return target
+
+
+def image_update_repo(key):
+    """A flat apt repository holding image KEY's image-update .deb (`image package
+    --repo`), in NODE_DIR/repo-KEY; made again when KEY's image changed."""
+    source = node_images(key)[key]
+    folder = os.path.join(NODE_DIR, f"repo-{key}")
+    with open(source + ".sha256", encoding="ascii") as handle:
+        origin = handle.read().split()[0] + "\n"
+    stamp = folder + ".from"
+    with build_lock("image-update-repo"):
+        if os.path.isdir(folder) and os.path.exists(stamp) and \
+                open(stamp, encoding="utf-8").read() == origin:
+            return folder
+        subprocess.run(["rm", "-rf", folder, stamp], check=True)
+        subprocess.run([sys.executable, "-m", "org_ovirt_node", "image", "package", source,
+                        "--format", "deb", "--repo", folder], check=True,
+                       stdout=subprocess.DEVNULL, cwd=REPO)
+        with open(stamp, "w", encoding="utf-8") as handle:
+            handle.write(origin)
+    return folder
+
+
+def images_disk(path, images, folders=None):
+    """An ext4 disk image at PATH holding IMAGES (paths) and their .sha256 files,
+    and FOLDERS ({name: folder}) as folders of those names.
 
     The running node mounts it read-only to update from, as an administrator
     would mount a USB stick or an NFS share.
@@ -76,6 +147,11 @@ def images_disk(path, images):
         for name in (image, image + ".sha256"):
             os.link(name, os.path.join(staging, os.path.basename(name)))
             total += os.path.getsize(name)
+    for name, folder in (folders or {}).items():
+        os.makedirs(os.path.join(staging, name))
+        for entry in os.listdir(folder):
+            os.link(os.path.join(folder, entry), os.path.join(staging, name, entry))
+            total += os.path.getsize(os.path.join(folder, entry))
     size_mib = total // (1 << 20) + 64
     subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "node-images", "-d", staging, path,
                     f"{size_mib}M"], check=True)

@@ -26,9 +26,13 @@ time (tests/support/nodecockpit.py).
     (finalize), health green, counter cleared. The vendor's package is
     installed and its service runs, the purged one stays purged, the local
     kernel arguments are on the new image's own, the files keep their owner.
- 3. Online update to C (2 tries) with a failing required check planted in C's
-    layer: the node reboots by itself, GRUB counts down, B boots again and
-    stays. The page shows C's red boot, the check's name and what it printed.
+ 3. The fleet (tests/support/fleet.py): node2, a copy of the freshly
+    installed disk, has booted beside node1. Real Ansible runs the
+    collection's rolling update over both, over ssh through their ports, to
+    C, whose own required check fails (one try): node1 reboots, comes up
+    red, GRUB falls back to B by itself; the rollout stops there, naming
+    node1 and the check, and node2 is untouched. The page shows C's red
+    boot, the check's name and what it printed.
  4. Rollback to A by clicking, pin and unpin by clicking, "Reboot now": A runs.
     A driver for another kernel only is refused in preflight; a package whose
     reinstall fails stops the update to D before the switch, the node as it
@@ -36,8 +40,10 @@ time (tests/support/nodecockpit.py).
  5. Power cuts (qemu killed) during an online update to D: in the deploy (the
     next boot by UEFI/OVMF), at the /etc merge and at the switch. Each time A
     boots, `check` names the leftovers; a second lifecycle command meanwhile
-    is refused by the lock; then a re-run completes, and pin/gc keep what
-    they must.
+    is refused by the lock. Then the re-run: a rolling update of both nodes
+    to D from the image-update package's apt repository (its postinst runs
+    the update; on node1 it completes the cut one); both reboot into D,
+    green. pin/gc keep what they must.
 
 The story runs once (module fixture); the tests read what it recorded.
 """
@@ -47,23 +53,27 @@ import os
 import pathlib
 import re
 import shutil
+import subprocess
 import sys
 import time
 
 import pytest
 
 from tests.support.demo import demo_login
+from tests.support.fleet import Fleet, recap
 from tests.support import nodepackages
 from tests.support.livenode import LiveNode
 from tests.support.nodecockpit import PAGE_PATH, SLOW, Admin, Cockpit, Tunnel
-from tests.support.node_images import LAYERS, NODE_DIR, NVRS, images_disk, node_images
+from tests.support.node_images import (LAYERS, NODE_DIR, NVRS, image_update_repo,
+                                       images_disk, node_images, red_image)
 from tests.support.vm import REPO, run_in_vm, sparse_disk
 
 pytestmark = pytest.mark.vm
 GiB = 1 << 30
 IMAGES = "/run/node-images"
-TRIES_C = 2
+TRIES_C = 1
 RED_CHECK = "50-test-storage-reachable.sh"
+RED_MESSAGE = "storage domain not reachable"
 INSTALL_GUEST = os.path.join(REPO, "tests", "vm", "guest_node_install.py")
 ARTIFACTS = os.path.join(REPO, "out", "artifacts")
 SHOTS = ["limited-access", "overview-fresh", "overview-dark", "update-refused", "update-plan",
@@ -83,14 +93,18 @@ def image_on_node(key):
 class Story:
     """Runs the chapters in order; `facts` holds what each one saw."""
 
-    def __init__(self, work, images):
+    def __init__(self, work, images, repo):
         self.work = work
         self.images = images
         self.disk = sparse_disk(str(work / "node.img"), 32 * GiB)
-        drive = images_disk(str(work / "images.img"), [images[key] for key in "BCD"])
+        drive = images_disk(str(work / "images.img"), [images[key] for key in "BCD"],
+                            folders={"repo": repo})
         self.node = LiveNode(self.disk, str(work), drives=[drive])
+        (work / "node2").mkdir()
+        self.disk2 = str(work / "node2" / "node.img")
+        self.node2 = LiveNode(self.disk2, str(work / "node2"), drives=[drive])
         self.facts = {}
-        self.admin = self.tunnel = self.cockpit = None
+        self.admin = self.tunnel = self.cockpit = self.admin2 = self.fleet = None
 
     def save(self):
         with open(self.work / "facts.json", "w", encoding="utf-8") as handle:
@@ -147,16 +161,22 @@ class Story:
         self.fact("install_vm_console", install.stdout[-3000:])
         assert (self.work / "install.done").exists(), (
             install.stdout[-3000:] + (self.work / "install.err").read_text()[-3000:])
+        # node2 starts as node1 does: the same install, never booted yet
+        subprocess.run(["cp", "--sparse=always", self.disk, self.disk2], check=True)
         self.lap("install VM")
         node = self.node
         try:
             self.chapters(node)
         finally:
             self.close_cockpit()
+            if self.fleet:
+                self.fleet.remove()
             node.kill()
+            self.node2.kill()
             self.fact("timings", node.timings)
             print("\nnode story boots:", ", ".join(f"{what} {seconds:.0f} s"
-                                                    for what, seconds in node.timings))
+                                                    for what, seconds in node.timings
+                                                    + self.node2.timings))
 
     def chapters(self, node):
         # 1. first boot, BIOS; what oVirt's tools read; Cockpit's login and overview
@@ -173,6 +193,9 @@ class Story:
         self.lap("first look (Cockpit)")
         self.customize()
         self.lap("customize")
+        # the fleet's second node, a copy of the freshly installed disk: it boots
+        # while node1 updates (it is first needed in chapter 3)
+        self.node2.start("bios")
         # 2. update to B by clicking, a late /etc edit, "Reboot now"
         self.update_by_clicking()
         self.lap("update B by clicking")
@@ -187,34 +210,13 @@ class Story:
                                               "--no-pager -o cat", check=False))
         self.fact("carried_b", self.customizations())
         self.lap("reboot to B, carried")
-        # 3. an update whose layer fails a required check: GRUB falls back by itself
-        self.mount_images()
-        self.record("update_c", "ovirt-node", "update", "--image", image_on_node("C"),
-                    "--tries", str(TRIES_C), "--yes", "--json", must=True)
-        node.sh(f"""set -e
-lvm lvchange -ay onn/{LAYERS['C']}
-mkdir -p /run/c && mount /dev/onn/{LAYERS['C']} /run/c
-mkdir -p /run/c/etc/ovirt-node/health.d/required.d
-printf '#!/bin/sh\\necho "storage domain not reachable" >&2\\nexit 1\\n' \\
-    > /run/c/etc/ovirt-node/health.d/required.d/{RED_CHECK}
-chmod 755 /run/c/etc/ovirt-node/health.d/required.d/{RED_CHECK}
-umount /run/c""")
-        self.lap("update C")
-        seen = []
-        try:
-            node.run("systemctl", "reboot", check=False, timeout=30)
-        except Exception:                     # pylint: disable=broad-except
-            pass
-        deadline = time.monotonic() + 1800
-        while time.monotonic() < deadline:
-            node._disconnect()                # pylint: disable=protected-access
-            state = node.wait_booted(timeout=deadline - time.monotonic(), what="C or fallback")
-            layer = node.running_layer()
-            seen.append((layer, state))
-            if layer != LAYERS["C"]:
-                break
-        self.lap("C boots and fallback")
-        self.fact("fallback_boots", seen)
+        # 3. a rolling update (real Ansible, the collection's role) over both nodes to
+        # C, whose own required check fails: node1 comes up red and GRUB falls back
+        # by itself; the rollout stops there and node2 is untouched
+        self.boot_node2()
+        self.lap("node2 boots")
+        self.rollout_red()
+        self.lap("red rollout (Ansible): C red, fallback to B")
         boots = node.boots
         self.observe("boot_fallback")
         self.red_boot_shown()
@@ -244,15 +246,72 @@ umount /run/c""")
         self.lap("power cut etc")
         self.power_cut(node, "switch", "switch")
         self.lap("power cut switch")
-        self.mount_images()
-        self.record("update_d", "ovirt-node", "update", "--image", image_on_node("D"),
-                    "--yes", "--json")
+        # the re-run: a rolling update of both nodes to D from the image-update
+        # package's repository (apt on each node); node1 completes the cut update
+        self.rollout_good()
+        self.lap("good rollout (Ansible, apt): both nodes on D")
         self.record("check_d", "ovirt-node", "check", "--json")
         self.record("pin", "ovirt-node", "pin", LAYERS["B"], "--yes")
         self.record("gc", "ovirt-node", "gc", "--keep", "1", "--yes", "--json")
         self.fact("status_end", node.json("ovirt-node", "status", "--json"))
         self.record("unpin", "ovirt-node", "unpin", LAYERS["B"], "--yes")
-        self.lap("update D, pin, gc")
+        self.lap("pin, gc")
+
+    # --- the fleet: two nodes, real Ansible, the collection's rolling update (issue 18)
+    def boot_node2(self):
+        """Wait for node2's first boot (started in chapter 1); its administrator, its
+        images; the fleet's inventory of both nodes."""
+        node2 = self.node2
+        self.fact("node2_state", node2.wait_booted(what="node2 A (BIOS)"))
+        self.admin2 = Admin(node2, str(self.work / "node2"))
+        node2.sh(f"mkdir -p {IMAGES} && (mountpoint -q {IMAGES} || "
+                 f"mount -o ro LABEL=node-images {IMAGES})")
+        self.fleet = Fleet({"node1": (self.node, self.admin), "node2": (node2, self.admin2)},
+                           str(self.work / "fleet"))
+
+    def nodes_seen(self, name):
+        """Each node's boot, layer and status, as fact NAME."""
+        return self.fact(name, {
+            key: {"boot_id": node.run("cat", "/proc/sys/kernel/random/boot_id")["stdout"].strip(),
+                  "layer": node.running_layer(),
+                  "status": node.json("ovirt-node", "status", "--json")}
+            for key, node in (("node1", self.node), ("node2", self.node2))})
+
+    def rollout_red(self):
+        """The role over node1 then node2, to C (its required check fails), 1 try."""
+        node = self.node
+        self.mount_images()
+        self.nodes_seen("fleet_red_before")
+        self.tunnel.close()                   # node1's ssh port is Ansible's meanwhile
+        self.fact("fleet_red", self.fleet.rolling_update(
+            {"rolling_update_image": image_on_node("C"), "rolling_update_tries": TRIES_C},
+            "rollout-red"))
+        node._disconnect()                    # pylint: disable=protected-access
+        self.fact("fleet_red_state", node.wait_booted(what="B after the red rollout"))
+        self.fact("fallback_boots", [
+            node.sh(f"journalctl -b {offset} -k -o cat --no-pager | "
+                    "grep -m1 -o 'img.bootid=[^ ]*'", check=False).strip().split("=", 1)[-1]
+            for offset in ("-1", "0")])
+        self.nodes_seen("fleet_red_after")
+
+    def rollout_good(self):
+        """The role over both nodes, to D from the image-update package's repository."""
+        for node in (self.node, self.node2):
+            node.sh(f"mkdir -p {IMAGES} && (mountpoint -q {IMAGES} || "
+                    f"mount -o ro LABEL=node-images {IMAGES})")
+        self.nodes_seen("fleet_good_before")
+        self.fact("fleet_good", self.fleet.rolling_update(
+            {"rolling_update_repo": f"file://{IMAGES}/repo"}, "rollout-good"))
+        for key, node in (("node1", self.node), ("node2", self.node2)):
+            node._disconnect()                # pylint: disable=protected-access
+            self.fact(f"fleet_good_{key}_state", node.wait_booted(what=f"{key} D (rollout)"))
+            self.fact(f"fleet_good_{key}", {
+                "health": json.loads(node.sh("cat /run/ovirt-node/health.json", check=False)
+                                     or "null"),
+                "image_updated": node.sh("ls /var/imgbased/.image-updated 2>&1", check=False),
+                "package": node.sh("dpkg-query -W -f='${Status} ${Version}' "
+                                   "ovirt-node-ng-image-update", check=False)})
+        self.nodes_seen("fleet_good_after")
 
     # --- what the administrator adds, and the updates carry (issue 17)
     def customize(self):
@@ -530,8 +589,11 @@ def story():
     work.mkdir(parents=True)
     started = time.monotonic()
     images = node_images()
+    # C is the bad release: its own required check fails (tests/support/node_images.py)
+    images["C"] = red_image("C", RED_CHECK, RED_MESSAGE)
+    repo = image_update_repo("D")
     print(f"\nnode story: node images {time.monotonic() - started:.0f} s", flush=True)
-    run = Story(work, images)
+    run = Story(work, images, repo)
     run.run()
     return run
 
@@ -605,11 +667,36 @@ def test_etc_edits_made_after_the_update_reach_the_new_layer(story):
     assert "No such file" in seen[2]
 
 
+def test_a_rolling_update_to_a_red_image_stops_at_the_first_node_and_names_it(story):
+    result = fact(story, "fleet_red")
+    output = result["output"]
+    assert result["rc"] != 0, output[-4000:]
+    assert "Traceback" not in output
+    stop = re.search(r"node1: \S+ (came up red|failed to boot and the node fell back by "
+                     r"itself) \(failed: ([^)]*)\); the node is back on (\S+); the rollout "
+                     r"stops here", output)
+    assert stop, output[-4000:]
+    assert RED_CHECK in stop.group(2) and stop.group(3) == LAYERS["B"], stop.group(0)
+    counters = recap(output)
+    assert counters["node1"]["failed"] >= 1, counters
+    assert counters.get("node2", {}).get("changed", 0) == 0, counters
+    before, after = fact(story, "fleet_red_before"), fact(story, "fleet_red_after")
+    # the second node is untouched: the same boot, the same layers and default
+    assert after["node2"]["boot_id"] == before["node2"]["boot_id"]
+    assert after["node2"]["layer"] == LAYERS["A"]
+    for key in ("default_layer", "bad"):
+        assert after["node2"]["status"][key] == before["node2"]["status"][key], key
+    assert [layer["name"] for layer in after["node2"]["status"]["layers"]] == \
+        [layer["name"] for layer in before["node2"]["status"]["layers"]]
+    # the first is back on its previous layer, C marked bad
+    assert after["node1"]["layer"] == LAYERS["B"]
+    assert after["node1"]["status"]["default_layer"] == LAYERS["B"]
+    assert LAYERS["C"] in after["node1"]["status"]["bad"]
+
+
 def test_a_red_boot_reboots_by_itself_and_falls_back_for_good(story):
-    ok(story, "update_c")
-    boots = fact(story, "fallback_boots")
-    assert [layer for layer, _ in boots] == [LAYERS["C"]] * (len(boots) - 1) + [LAYERS["B"]]
-    assert 1 <= len(boots) - 1 <= TRIES_C
+    # C's one try, then GRUB's fallback to B
+    assert fact(story, "fallback_boots") == [LAYERS["C"], LAYERS["B"]]
     boot = fact(story, "boot_fallback")
     assert boot["layer"] == LAYERS["B"] and boot["health"]["status"] == "green"
     assert boot["status"]["bad"] == [LAYERS["C"]]
@@ -675,15 +762,37 @@ def test_a_second_lifecycle_command_is_refused_by_the_lock(story, cut):
     assert "another ovirt-node command is running (update" in refused["stderr"]
 
 
+def test_a_rolling_update_from_the_package_repository_brings_both_nodes_to_d_green(story):
+    result = fact(story, "fleet_good")
+    output = result["output"]
+    assert result["rc"] == 0, output[-4000:]
+    assert "Traceback" not in output
+    counters = recap(output)
+    after = fact(story, "fleet_good_after")
+    for key in ("node1", "node2"):
+        assert counters[key]["failed"] == 0 and counters[key]["changed"] >= 1, counters
+        assert fact(story, f"fleet_good_{key}_state") == "running"
+        assert after[key]["layer"] == LAYERS["D"], after[key]
+        assert after[key]["status"]["last_known_good"] == LAYERS["D"]
+        seen = fact(story, f"fleet_good_{key}")
+        assert seen["health"]["status"] == "green", seen["health"]
+        # the engine's marker, and the package in the new layer's own database
+        assert "No such file" not in seen["image_updated"], seen
+        assert seen["package"].startswith("install ok installed"), seen
+
+
 def test_a_re_run_completes_and_gc_keeps_the_running_and_pinned_layers(story):
-    ok(story, "update_d")
+    # node1's rollout was the re-run of the update the power cut at the switch stopped
+    before = fact(story, "fleet_good_before")["node1"]
+    assert before["status"]["default_layer"] == LAYERS["A"]
+    assert fact(story, "fleet_good_after")["node1"]["layer"] == LAYERS["D"]
     assert checks(fact(story, "check_d"))["orphans"]["status"] == "ok"
     ok(story, "pin")
     removed = last_json(ok(story, "gc"))
     end = fact(story, "status_end")
     assert end["default_layer"] == LAYERS["D"]
     bases = {base["name"] for base in end["bases"]}
-    assert {NVRS["A"], NVRS["B"], NVRS["D"]} <= bases      # running, pinned, default
+    assert {NVRS["B"], NVRS["D"]} <= bases      # pinned, running and default
     assert NVRS["C"] not in bases, removed
     ok(story, "unpin")
 
