@@ -67,7 +67,7 @@ class Fleet:
             handle.write(f"""[defaults]
 inventory = {self.inventory}
 host_key_checking = True
-timeout = 120
+timeout = 30
 forks = 1
 retry_files_enabled = False
 local_tmp = {os.path.join(self.work, "ansible-local")}
