@@ -12,6 +12,7 @@ import shutil
 from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.nvr import rpmvercmp
+from org_ovirt_node.util import bootsync
 from org_ovirt_node.util.atomic import write_atomic
 from org_ovirt_node.util.bls import BlsEntry
 from org_ovirt_node.util.fstab import merge_fstab
@@ -128,3 +129,4 @@ def set_default_entry(boot, entry_id):
             values = parse_grubenv(handle.read())
     values["saved_entry"] = entry_id
     write_atomic(path, render_grubenv(values))
+    bootsync.checkpoint(boot)

@@ -16,7 +16,7 @@ from org_ovirt_node import constants
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.lifecycle.state import load_state, save_state
 from org_ovirt_node.nvr import NVR, split_layer
-from org_ovirt_node.util import lvm
+from org_ovirt_node.util import bootsync, lvm
 from org_ovirt_node.util.atomic import write_atomic
 from org_ovirt_node.util.bls import parse_bls
 from org_ovirt_node.util.grubenv import parse_grubenv, render_grubenv
@@ -213,8 +213,10 @@ class Node:
             return {}
 
     def write_grubenv(self, values):
-        """Replace grubenv with VALUES in one atomic rename: the node's switch point."""
+        """Replace grubenv with VALUES in one atomic rename: the node's switch point
+        (then checkpointed, so GRUB reads the new one, util/bootsync.py)."""
         write_atomic(os.path.join(self.boot, GRUBENV), render_grubenv(values))
+        bootsync.checkpoint(self.boot)
 
     def default_entry(self):
         """The entry grub boots by default, or None."""

@@ -25,6 +25,7 @@ from functools import cmp_to_key
 
 from org_ovirt_node.errors import NodeError
 from org_ovirt_node.nvr import rpmvercmp
+from org_ovirt_node.util import bootsync
 from org_ovirt_node.util.atomic import write_atomic
 from org_ovirt_node.util.blkid import fs_uuid_at
 from org_ovirt_node.util.bls import BlsEntry, parse_bls
@@ -176,4 +177,6 @@ def refresh(boot_dir):
                  for platform in platforms)
     text = render_grub_cfg(entries, fs_uuid_at(boot_dir), blscfg)
     write_atomic(grub_cfg, text.encode("utf-8"))
+    # the entries' kernels and grub.cfg itself, where GRUB reads them
+    bootsync.checkpoint(boot_dir)
     return True
