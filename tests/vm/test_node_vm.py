@@ -672,9 +672,10 @@ def test_a_rolling_update_to_a_red_image_stops_at_the_first_node_and_names_it(st
     output = result["output"]
     assert result["rc"] != 0, output[-4000:]
     assert "Traceback" not in output
-    stop = re.search(r"node1: \S+ (came up red|failed to boot and the node fell back by "
-                     r"itself) \(failed: ([^)]*)\); the node is back on (\S+); the rollout "
-                     r"stops here", output)
+    # (the message is folded over lines)
+    stop = re.search(r"node1: \S+\s+(came\s+up\s+red|failed\s+to\s+boot\s+and\s+the\s+"
+                     r"node\s+fell\s+back\s+by\s+itself)\s+\(failed:\s+([^)]*)\);\s+the\s+"
+                     r"node\s+is\s+back\s+on\s+(\S+);\s+the\s+rollout\s+stops\s+here", output)
     assert stop, output[-4000:]
     assert RED_CHECK in stop.group(2) and stop.group(3) == LAYERS["B"], stop.group(0)
     counters = recap(output)
