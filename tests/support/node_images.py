@@ -111,30 +111,8 @@ def red_image(key, check_name, message):
     return target
 
 
-def image_update_repo(key):
-    """A flat apt repository holding image KEY's image-update .deb (`image package
-    --repo`), in NODE_DIR/repo-KEY; made again when KEY's image changed."""
-    source = node_images(key)[key]
-    folder = os.path.join(NODE_DIR, f"repo-{key}")
-    with open(source + ".sha256", encoding="ascii") as handle:
-        origin = handle.read().split()[0] + "\n"
-    stamp = folder + ".from"
-    with build_lock("image-update-repo"):
-        if os.path.isdir(folder) and os.path.exists(stamp) and \
-                open(stamp, encoding="utf-8").read() == origin:
-            return folder
-        subprocess.run(["rm", "-rf", folder, stamp], check=True)
-        subprocess.run([sys.executable, "-m", "org_ovirt_node", "image", "package", source,
-                        "--format", "deb", "--repo", folder], check=True,
-                       stdout=subprocess.DEVNULL, cwd=REPO)
-        with open(stamp, "w", encoding="utf-8") as handle:
-            handle.write(origin)
-    return folder
-
-
-def images_disk(path, images, folders=None):
-    """An ext4 disk image at PATH holding IMAGES (paths) and their .sha256 files,
-    and FOLDERS ({name: folder}) as folders of those names.
+def images_disk(path, images):
+    """An ext4 disk image at PATH holding IMAGES (paths) and their .sha256 files.
 
     The running node mounts it read-only to update from, as an administrator
     would mount a USB stick or an NFS share.
@@ -147,11 +125,6 @@ def images_disk(path, images, folders=None):
         for name in (image, image + ".sha256"):
             os.link(name, os.path.join(staging, os.path.basename(name)))
             total += os.path.getsize(name)
-    for name, folder in (folders or {}).items():
-        os.makedirs(os.path.join(staging, name))
-        for entry in os.listdir(folder):
-            os.link(os.path.join(folder, entry), os.path.join(staging, name, entry))
-            total += os.path.getsize(os.path.join(folder, entry))
     size_mib = total // (1 << 20) + 64
     subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "node-images", "-d", staging, path,
                     f"{size_mib}M"], check=True)
