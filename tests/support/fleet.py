@@ -41,7 +41,6 @@ class Fleet:
         self.config = os.path.join(work, "ansible.cfg")
         # ControlPath's 108 bytes: a short folder of its own under /tmp
         self.control = tempfile.mkdtemp(prefix="an-", dir="/tmp")
-        self.runs = 0
 
     def _write(self):
         hosts, keys = {}, []
@@ -83,7 +82,6 @@ ssh_args = -o ControlMaster=auto -o ControlPersist=3600s -o ServerAliveInterval=
         """Run the collection's playbook with EXTRA_VARS; {"rc", "output"}, also kept
         as WORK/NAME.log."""
         self._write()
-        self.runs += 1
         env = dict(os.environ, ANSIBLE_CONFIG=self.config, ANSIBLE_COLLECTIONS_PATH=REPO,
                    ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
                    ANSIBLE_HOME=os.path.join(self.work, "ansible-home"))

@@ -145,9 +145,10 @@ class Story:
         self.save()
         print(f"\nnode story: {name} {laps[-1][1]} s", flush=True)
 
-    def mount_images(self):
-        self.node.sh(f"mkdir -p {IMAGES} && (mountpoint -q {IMAGES} || "
-                     f"mount -o ro LABEL=node-images {IMAGES})")
+    def mount_images(self, node=None):
+        """The images disk, read-only at IMAGES on NODE (node1 by default)."""
+        (node or self.node).sh(f"mkdir -p {IMAGES} && (mountpoint -q {IMAGES} || "
+                               f"mount -o ro LABEL=node-images {IMAGES})")
 
     def run(self):
         started = self._lap = time.monotonic()
@@ -260,8 +261,7 @@ class Story:
         node2 = self.node2
         self.fact("node2_state", node2.wait_booted(what="node2 A (BIOS)"))
         self.admin2 = Admin(node2, str(self.work / "node2"))
-        node2.sh(f"mkdir -p {IMAGES} && (mountpoint -q {IMAGES} || "
-                 f"mount -o ro LABEL=node-images {IMAGES})")
+        self.mount_images(node2)
         self.fleet = Fleet({"node1": (self.node, self.admin), "node2": (node2, self.admin2)},
                            str(self.work / "fleet"))
 
